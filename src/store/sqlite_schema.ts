@@ -1,0 +1,80 @@
+/**
+ * Numbered migrations of the SQLite schema; migration N moves `user_version`
+ * from N-1 to N. Never edit a released migration: append a new one.
+ * @module
+ */
+
+/** Migrations in order; index 0 is migration 1. */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE jobs (
+    seq          INTEGER PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
+    command      TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    priority     INTEGER NOT NULL,
+    max_retries  INTEGER NOT NULL,
+    timeout      REAL,
+    cwd          TEXT NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    runs         INTEGER NOT NULL DEFAULT 0,
+    run_at       INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    started_at   INTEGER,
+    finished_at  INTEGER,
+    exit_code    INTEGER,
+    last_error   TEXT,
+    worker       TEXT,
+    lease_until  INTEGER
+  );
+  -- The claim query walks this index in order and stops at the first due job.
+  CREATE INDEX jobs_claim ON jobs (priority DESC, run_at, seq) WHERE state IN ('pending', 'failed');
+  CREATE INDEX jobs_state ON jobs (state, seq);
+  CREATE INDEX jobs_lease ON jobs (lease_until) WHERE state = 'processing';
+
+  CREATE TABLE attempts (
+    job_seq      INTEGER NOT NULL,
+    attempt      INTEGER NOT NULL,
+    worker       TEXT,
+    started_at   INTEGER NOT NULL,
+    finished_at  INTEGER,
+    outcome      TEXT NOT NULL,
+    exit_code    INTEGER,
+    error        TEXT,
+    stdout       BLOB,
+    stderr       BLOB,
+    PRIMARY KEY (job_seq, attempt)
+  ) WITHOUT ROWID;
+  CREATE INDEX attempts_finished ON attempts (finished_at) WHERE finished_at IS NOT NULL;
+
+  -- Per-state counts kept by triggers, so status costs the same at any table size.
+  CREATE TABLE job_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO job_counts (state, n) VALUES
+    ('pending', 0), ('processing', 0), ('completed', 0), ('failed', 0), ('dead', 0), ('cancelled', 0);
+  CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN
+    UPDATE job_counts SET n = n + 1 WHERE state = NEW.state;
+  END;
+  CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs WHEN OLD.state <> NEW.state BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE state = OLD.state;
+    UPDATE job_counts SET n = n + 1 WHERE state = NEW.state;
+  END;
+  CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE state = OLD.state;
+  END;
+
+  CREATE TABLE workers (
+    id              TEXT PRIMARY KEY,
+    kind            TEXT NOT NULL,
+    host            TEXT NOT NULL,
+    pid             INTEGER NOT NULL,
+    supervisor      TEXT,
+    started_at      INTEGER NOT NULL,
+    heartbeat_at    INTEGER NOT NULL,
+    current_job     TEXT,
+    stop_requested  INTEGER NOT NULL DEFAULT 0
+  );
+
+  CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  `,
+];

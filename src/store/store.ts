@@ -1,0 +1,126 @@
+/**
+ * The Store: the only place shared state lives (DESIGN.md "Store contract").
+ * Every backend implements this interface and passes tests/store_contract.ts.
+ * @module
+ */
+
+import type { Config, ConfigKey } from "../core/config.ts";
+import type {
+  Attempt,
+  AttemptLogs,
+  FailOutcome,
+  Job,
+  JobState,
+  NewJob,
+  RunResult,
+  StateCounts,
+  WorkerInfo,
+} from "../core/types.ts";
+
+/** Options every backend accepts. */
+export interface StoreOptions {
+  /** Time source in ms since epoch; tests inject a fake one. */
+  clock?: () => number;
+  /**
+   * Open for a worker's hot path (claim/settle/heartbeat): durability of a
+   * single settle may be relaxed, since a lost completion only means a re-run.
+   * Enqueues stay fully durable.
+   */
+  worker?: boolean;
+}
+
+/** Filter and paging for {@linkcode Store.listJobs}. */
+export interface ListOptions {
+  state?: JobState;
+  limit?: number;
+  offset?: number;
+}
+
+/** A worker or supervisor reporting that it is alive. */
+export interface Beat {
+  id: string;
+  kind: WorkerInfo["kind"];
+  host: string;
+  pid: number;
+  supervisor: string | null;
+  currentJob: string | null;
+  /** New lease length for the jobs this worker holds. */
+  leaseMs: number;
+}
+
+/** What a heartbeat tells the caller. */
+export interface BeatReply {
+  /** `worker stop` asked this process to stop. */
+  stop: boolean;
+  /** Ids of the jobs this worker still holds (a cancelled job is missing). */
+  held: string[];
+}
+
+/** Storage of jobs, attempts, workers and config. All methods are async. */
+export interface Store {
+  /** `"sqlite"` or `"postgres"`. */
+  readonly kind: string;
+  /** Where the data is, for messages (a path or a URL without password). */
+  readonly location: string;
+
+  /** Stores jobs in one transaction: all or none. Throws `conflict` on an existing id. */
+  enqueue(jobs: NewJob[]): Promise<void>;
+  /** Takes the next runnable job for `worker`, holding it for `leaseMs`. */
+  claim(worker: string, leaseMs: number): Promise<Job | null>;
+  /** Marks a job completed if `worker` still holds it; returns whether it did. */
+  complete(id: string, worker: string, result: RunResult): Promise<boolean>;
+  /** Records a failed run if `worker` still holds the job: retry later or dead. */
+  fail(id: string, worker: string, result: RunResult): Promise<FailOutcome | null>;
+  /** Records that a worker is alive and extends the leases of its jobs. */
+  heartbeat(beat: Beat): Promise<BeatReply>;
+  /** Turns expired leases into failed runs and forgets silent workers. */
+  recover(): Promise<FailOutcome[]>;
+  /** A supervisor saw `worker` die: fail its jobs now and forget it. */
+  releaseWorker(worker: string, error: string): Promise<FailOutcome[]>;
+  /** Forgets a worker that stopped cleanly. */
+  unregisterWorker(id: string): Promise<void>;
+  /** Live workers and supervisors (heartbeat within the lease timeout). */
+  listWorkers(): Promise<WorkerInfo[]>;
+  /** Asks every live supervisor to stop gracefully; returns how many were asked. */
+  requestStop(): Promise<number>;
+
+  getJob(id: string): Promise<Job | null>;
+  /** Jobs, newest first. */
+  listJobs(options?: ListOptions): Promise<Job[]>;
+  counts(): Promise<StateCounts>;
+  /** Creation time of the oldest pending job, or `null`. */
+  oldestPending(): Promise<number | null>;
+  /** Every run of a job, oldest first. Throws `not_found`. */
+  attempts(id: string): Promise<Attempt[]>;
+  /** Output of run `attempt` (default: the last). Throws `not_found`. */
+  logs(id: string, attempt?: number): Promise<AttemptLogs | null>;
+  /** Cancels a job that has not finished; returns its previous state. */
+  cancel(id: string): Promise<JobState>;
+  /** Moves dead jobs back to pending with attempts = 0; all or nothing. Returns their ids. */
+  retryDead(ids: string[] | "all"): Promise<string[]>;
+
+  getConfig(): Promise<Config>;
+  /** Stored config values by key (keys never set are absent). */
+  getConfigRows(): Promise<Map<ConfigKey, string>>;
+  /** Stores a validated value (see core/config.ts); `""` resets to the default. */
+  setConfig(key: ConfigKey, value: string): Promise<void>;
+
+  /** Resolves when another process may have changed the queue, or after `ms`. */
+  waitForChange(ms: number, signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** True when a `--db` value selects PostgreSQL. */
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(db);
+}
+
+/** Opens the store a `--db` value names: a SQLite path or a `postgres://` URL. */
+export async function openStore(db: string, options: StoreOptions = {}): Promise<Store> {
+  if (isPostgresUrl(db)) {
+    const { openPostgresStore } = await import("./postgres.ts");
+    return await openPostgresStore(db, options);
+  }
+  const { openSqliteStore } = await import("./sqlite.ts");
+  return openSqliteStore(db, options);
+}

@@ -1,0 +1,84 @@
+/**
+ * Shared test helpers: temp data dirs, running the CLI as a subprocess,
+ * and waiting on conditions instead of sleeping.
+ * @module
+ */
+
+import { fileURLToPath as fromFileUrl } from "node:url";
+
+/** Absolute path of the CLI entry point. */
+export const MAIN = fromFileUrl(new URL("../src/main.ts", import.meta.url));
+/** Permission flags the CLI runs with (same as the `queuectl` task). */
+export const PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-run",
+  "--allow-net",
+  "--allow-sys=hostname",
+];
+
+/** A fresh temp data dir; removed by `cleanup`. */
+export async function tempHome(): Promise<{ home: string; db: string; cleanup(): Promise<void> }> {
+  const home = await Deno.makeTempDir({ prefix: "queuectl-test-" });
+  return {
+    home,
+    db: `${home}/queuectl.db`,
+    cleanup: () => Deno.remove(home, { recursive: true }).catch(() => {}),
+  };
+}
+
+/** Output of one CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `queuectl <args>` as a real subprocess against `home`. */
+export async function cli(
+  home: string,
+  args: string[],
+  options: { stdin?: string | Uint8Array; env?: Record<string, string>; cwd?: string } = {},
+): Promise<CliResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, MAIN, ...args],
+    env: { QUEUECTL_HOME: home, NO_COLOR: "1", QUEUECTL_DB: "", ...options.env },
+    cwd: options.cwd,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(
+      typeof options.stdin === "string" ? new TextEncoder().encode(options.stdin) : options.stdin,
+    );
+    await writer.close();
+  }
+  const output = await child.output();
+  return {
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout),
+    stderr: new TextDecoder().decode(output.stderr),
+  };
+}
+
+/** Waits until `check` returns a truthy value, polling; throws after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 30_000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 10;
+  while (true) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 200);
+  }
+}

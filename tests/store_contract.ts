@@ -1,0 +1,339 @@
+/**
+ * The Store conformance suite: one set of cases every backend must pass
+ * (River's driver test suite is the model). A backend's test file calls
+ * {@linkcode storeContract} with a factory for fresh, empty stores.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { NewJob, RunResult } from "../src/core/types.ts";
+import { QueueError } from "../src/core/errors.ts";
+import type { Store } from "../src/store/store.ts";
+
+/** A clock tests move by hand. */
+export class FakeClock {
+  constructor(public ms = Date.UTC(2026, 0, 1)) {}
+  now = (): number => this.ms;
+  advance(seconds: number): void {
+    this.ms += seconds * 1000;
+  }
+}
+
+/** Makes a fresh empty store on the given clock; `close` also cleans up. */
+export type StoreFactory = (clock: FakeClock) => Promise<Store>;
+
+const LEASE = 30_000;
+const ok: RunResult = {
+  exitCode: 0,
+  error: null,
+  stdout: new TextEncoder().encode("hi\n"),
+  stderr: new Uint8Array(),
+};
+const exit3: RunResult = {
+  exitCode: 3,
+  error: "exit code 3",
+  stdout: new Uint8Array(),
+  stderr: new Uint8Array(),
+};
+
+function job(id: string, clock: FakeClock, extra: Partial<NewJob> = {}): NewJob {
+  return {
+    id,
+    command: `echo ${id}`,
+    maxRetries: 2,
+    priority: 0,
+    runAt: clock.ms,
+    timeout: null,
+    cwd: "/",
+    ...extra,
+  };
+}
+
+async function rejectsWith(promise: Promise<unknown>, kind: QueueError["kind"], pattern: RegExp) {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof QueueError, `expected QueueError, got ${error}`);
+    assert.equal(error.kind, kind);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+/** Registers the conformance cases for one backend. */
+export function storeContract(
+  backend: string,
+  make: StoreFactory,
+  options: { ignore?: boolean } = {},
+) {
+  function test(name: string, fn: (store: Store, clock: FakeClock) => Promise<void>) {
+    Deno.test({
+      name: `store contract [${backend}]: ${name}`,
+      ignore: options.ignore,
+      sanitizeResources: false,
+      sanitizeOps: false,
+      fn: async () => {
+        const clock = new FakeClock();
+        const store = await make(clock);
+        try {
+          await fn(store, clock);
+        } finally {
+          await store.close();
+        }
+      },
+    });
+  }
+
+  test("enqueue, claim and complete round trip", async (store, clock) => {
+    await store.enqueue([job("a", clock)]);
+    assert.equal((await store.getJob("a"))?.state, "pending");
+    const claimed = await store.claim("w1", LEASE);
+    assert.equal(claimed?.id, "a");
+    assert.equal(claimed?.state, "processing");
+    assert.equal(claimed?.attempts, 1);
+    assert.equal(claimed?.worker, "w1");
+    assert.equal(await store.claim("w2", LEASE), null, "a processing job is not claimed twice");
+    clock.advance(2);
+    assert.equal(await store.complete("a", "w1", ok), true);
+    const done = await store.getJob("a");
+    assert.equal(done?.state, "completed");
+    assert.equal(done?.exitCode, 0);
+    assert.equal(done?.worker, null);
+    assert.equal(done?.finishedAt, clock.ms);
+    const attempts = await store.attempts("a");
+    assert.equal(attempts.length, 1);
+    assert.equal(attempts[0].outcome, "completed");
+    assert.equal(attempts[0].stdoutBytes, 3);
+    const logs = await store.logs("a");
+    assert.equal(new TextDecoder().decode(logs?.stdout), "hi\n");
+    assert.deepEqual((await store.counts()).completed, 1);
+  });
+
+  test("claim order is priority, then run_at, then insertion", async (store, clock) => {
+    await store.enqueue([
+      job("low-1", clock, { priority: 0 }),
+      job("high-late", clock, { priority: 5, runAt: clock.ms - 1000 }),
+      job("high-early", clock, { priority: 5, runAt: clock.ms - 5000 }),
+      job("low-2", clock, { priority: 0 }),
+      job("future", clock, { priority: 9, runAt: clock.ms + 60_000 }),
+    ]);
+    const order: string[] = [];
+    for (let job = await store.claim("w", LEASE); job; job = await store.claim("w", LEASE)) {
+      order.push(job.id);
+    }
+    assert.deepEqual(order, ["high-early", "high-late", "low-1", "low-2"]);
+    clock.advance(60);
+    assert.equal((await store.claim("w", LEASE))?.id, "future", "a scheduled job runs once due");
+  });
+
+  test("duplicate ids are rejected and nothing of the batch is stored", async (store, clock) => {
+    await store.enqueue([job("dup", clock)]);
+    await rejectsWith(
+      store.enqueue([job("new-1", clock), job("dup", clock)]),
+      "conflict",
+      /"dup" already exists/,
+    );
+    assert.equal(await store.getJob("new-1"), null);
+    assert.equal((await store.counts()).pending, 1);
+  });
+
+  test(
+    "failures back off, then the job is dead; dlq retry resets attempts",
+    async (store, clock) => {
+      await store.setConfig("backoff-base", "3");
+      await store.enqueue([job("f", clock, { maxRetries: 2 })]);
+      const outcomes = [];
+      for (let run = 1; run <= 3; run++) {
+        const claimed = await store.claim("w", LEASE);
+        assert.equal(claimed?.id, "f", `run ${run} claims the job`);
+        assert.equal(claimed?.attempts, run);
+        const outcome = await store.fail("f", "w", exit3);
+        outcomes.push(outcome);
+        if (outcome?.state === "failed") {
+          assert.equal(outcome.runAt, clock.ms + 3 ** run * 1000, "waits base^k seconds");
+          assert.equal(await store.claim("w", LEASE), null, "not before the backoff");
+          clock.ms = outcome.runAt;
+        }
+      }
+      assert.deepEqual(outcomes.map((o) => o?.state), ["failed", "failed", "dead"]);
+      const dead = await store.getJob("f");
+      assert.equal(dead?.state, "dead");
+      assert.equal(dead?.attempts, 3);
+      assert.equal(dead?.exitCode, 3);
+      assert.match(dead?.lastError ?? "", /exit code 3/);
+      assert.deepEqual(await store.retryDead(["f"]), ["f"]);
+      const back = await store.getJob("f");
+      assert.equal(back?.state, "pending");
+      assert.equal(back?.attempts, 0);
+      const again = await store.claim("w", LEASE);
+      assert.equal(again?.attempts, 1);
+      assert.equal((await store.attempts("f")).length, 4, "history keeps every run");
+    },
+  );
+
+  test("backoff is capped by backoff-max", async (store, clock) => {
+    await store.setConfig("backoff-max", "5");
+    await store.enqueue([job("c", clock, { maxRetries: 10 })]);
+    for (let run = 1; run <= 4; run++) {
+      await store.claim("w", LEASE);
+      const outcome = await store.fail("c", "w", exit3);
+      assert.equal(outcome?.state, "failed");
+      if (outcome?.state === "failed") {
+        assert.equal(outcome.runAt - clock.ms, Math.min(2 ** run, 5) * 1000);
+        clock.ms = outcome.runAt;
+      }
+    }
+  });
+
+  test("an expired lease is recovered as a failure", async (store, clock) => {
+    await store.enqueue([job("l", clock, { maxRetries: 1 })]);
+    await store.claim("gone", LEASE);
+    clock.advance(29);
+    assert.deepEqual(await store.recover(), [], "lease still valid");
+    clock.advance(2);
+    const [outcome] = await store.recover();
+    assert.equal(outcome.id, "l");
+    assert.equal(outcome.state, "failed");
+    assert.match(outcome.error, /worker lost/);
+    assert.equal((await store.attempts("l"))[0].outcome, "lost");
+    clock.ms = outcome.state === "failed" ? outcome.runAt : clock.ms;
+    await store.claim("other", LEASE);
+    clock.advance(31);
+    const [last] = await store.recover();
+    assert.equal(last.state, "dead");
+  });
+
+  test("heartbeat extends leases and reports held jobs", async (store, clock) => {
+    await store.enqueue([job("h", clock)]);
+    await store.claim("w", LEASE);
+    const beat = {
+      id: "w",
+      kind: "worker" as const,
+      host: "box",
+      pid: 1,
+      supervisor: null,
+      currentJob: "h",
+    };
+    clock.advance(20);
+    assert.deepEqual(await store.heartbeat({ ...beat, leaseMs: LEASE }), {
+      stop: false,
+      held: ["h"],
+    });
+    clock.advance(20);
+    assert.deepEqual(await store.recover(), [], "the heartbeat extended the lease");
+    const workers = await store.listWorkers();
+    assert.equal(workers.length, 1);
+    assert.equal(workers[0].currentJob, "h");
+    assert.equal(workers[0].host, "box");
+  });
+
+  test("settle by a worker that lost the job changes nothing", async (store, clock) => {
+    await store.enqueue([job("s", clock)]);
+    await store.claim("old", LEASE);
+    clock.advance(31);
+    await store.recover();
+    clock.advance(10);
+    await store.claim("new", LEASE);
+    const before = await store.getJob("s");
+    assert.equal(await store.complete("s", "old", ok), false);
+    assert.equal(await store.fail("s", "old", exit3), null);
+    assert.deepEqual(await store.getJob("s"), before);
+    assert.equal(await store.complete("s", "new", ok), true);
+  });
+
+  test("cancel stops pending and processing jobs", async (store, clock) => {
+    await store.enqueue([job("p", clock), job("r", clock), job("done", clock)]);
+    assert.equal(await store.cancel("p"), "pending");
+    assert.equal((await store.claim("w", LEASE))?.id, "r");
+    const beat = {
+      id: "w",
+      kind: "worker" as const,
+      host: "h",
+      pid: 1,
+      supervisor: null,
+      currentJob: "r",
+    };
+    assert.deepEqual((await store.heartbeat({ ...beat, leaseMs: LEASE })).held, ["r"]);
+    assert.equal(await store.cancel("r"), "processing");
+    assert.deepEqual(
+      (await store.heartbeat({ ...beat, leaseMs: LEASE })).held,
+      [],
+      "the worker learns",
+    );
+    assert.equal(await store.complete("r", "w", ok), false);
+    assert.equal((await store.getJob("r"))?.state, "cancelled");
+    assert.equal((await store.claim("w", LEASE))?.id, "done");
+    await store.complete("done", "w", ok);
+    await rejectsWith(store.cancel("done"), "conflict", /already completed/);
+    await rejectsWith(store.cancel("nope"), "not_found", /"nope"/);
+    assert.equal(await store.cancel("p"), "cancelled", "cancelling twice is harmless");
+  });
+
+  test("releaseWorker fails the dead worker's jobs at once", async (store, clock) => {
+    await store.enqueue([job("x", clock)]);
+    await store.claim("w9", LEASE);
+    const [outcome] = await store.releaseWorker("w9", "worker lost (killed by SIGKILL)");
+    assert.equal(outcome.id, "x");
+    assert.equal(outcome.state, "failed");
+    assert.equal((await store.getJob("x"))?.lastError, "worker lost (killed by SIGKILL)");
+  });
+
+  test("dlq retry is all or nothing and checks states", async (store, clock) => {
+    await store.enqueue([job("d1", clock, { maxRetries: 0 }), job("ok1", clock)]);
+    await store.claim("w", LEASE);
+    await store.fail("d1", "w", exit3);
+    await rejectsWith(store.retryDead(["d1", "ok1"]), "conflict", /"ok1" is pending, not dead/);
+    assert.equal((await store.getJob("d1"))?.state, "dead", "nothing changed");
+    await rejectsWith(store.retryDead(["zz"]), "not_found", /"zz"/);
+    assert.deepEqual(await store.retryDead("all"), ["d1"]);
+    assert.deepEqual(await store.retryDead("all"), []);
+  });
+
+  test("counts, oldest pending, list and paging", async (store, clock) => {
+    assert.equal(await store.oldestPending(), null);
+    await store.enqueue([job("j1", clock)]);
+    clock.advance(1);
+    await store.enqueue([job("j2", clock), job("j3", clock)]);
+    await store.claim("w", LEASE);
+    const counts = await store.counts();
+    assert.equal(counts.pending, 2);
+    assert.equal(counts.processing, 1);
+    assert.equal(counts.dead, 0);
+    assert.equal(await store.oldestPending(), clock.ms, "j1 was claimed; j2 is oldest pending");
+    assert.deepEqual((await store.listJobs()).map((j) => j.id), ["j3", "j2", "j1"]);
+    assert.deepEqual((await store.listJobs({ state: "pending" })).map((j) => j.id), ["j3", "j2"]);
+    assert.deepEqual((await store.listJobs({ limit: 1, offset: 1 })).map((j) => j.id), ["j2"]);
+  });
+
+  test("config round trip and reset", async (store) => {
+    assert.equal((await store.getConfig()).maxRetries, 3);
+    await store.setConfig("max-retries", "5");
+    await store.setConfig("shell", "bash");
+    assert.equal((await store.getConfig()).maxRetries, 5);
+    assert.equal((await store.getConfig()).shell, "bash");
+    assert.equal((await store.getConfigRows()).get("max-retries"), "5");
+    await store.setConfig("shell", "");
+    assert.equal((await store.getConfig()).shell, null);
+  });
+
+  test("requestStop reaches live supervisors through their heartbeat", async (store) => {
+    const beat = {
+      id: "s1",
+      kind: "supervisor" as const,
+      host: "h",
+      pid: 1,
+      supervisor: null,
+      currentJob: null,
+    };
+    assert.equal((await store.heartbeat({ ...beat, leaseMs: LEASE })).stop, false);
+    assert.equal(await store.requestStop(), 1);
+    assert.equal((await store.heartbeat({ ...beat, leaseMs: LEASE })).stop, true);
+    await store.unregisterWorker("s1");
+    assert.deepEqual(await store.listWorkers(), []);
+  });
+
+  test("logs of an unknown job and of a job never run", async (store, clock) => {
+    await rejectsWith(store.logs("missing"), "not_found", /"missing"/);
+    await store.enqueue([job("never", clock)]);
+    assert.equal(await store.logs("never"), null);
+    assert.deepEqual(await store.attempts("never"), []);
+  });
+}
