@@ -1,0 +1,60 @@
+/**
+ * The command tree: one file per command group, registered here.
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import { VERSION } from "../version.ts";
+import { registerEnqueue } from "./enqueue.ts";
+import { registerJobs } from "./jobs.ts";
+import { registerDlq } from "./dlq.ts";
+import { registerConfig } from "./config.ts";
+import { registerStatus } from "./status.ts";
+import { registerWorker } from "./worker.ts";
+
+/** Commander writes its errors through this: always one line. */
+function oneLine(text: string): string {
+  return text.trim().replace(/\s*\n\s*/g, " ") + "\n";
+}
+
+/** The root command. */
+export type Program = ReturnType<typeof createRoot>;
+
+function createRoot() {
+  return new Command("queuectl")
+    .description("A background job queue driven from the command line.")
+    .version(VERSION, "-V, --version", "print the version")
+    .option(
+      "--db <path|url>",
+      "SQLite file or postgres:// URL (default: $QUEUECTL_DB, else <home>/queuectl.db)",
+    )
+    .helpOption("-h, --help", "show help")
+    .helpCommand(false)
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({ outputError: (text, write) => write(oneLine(text)) })
+    .addHelpText(
+      "after",
+      `
+Examples:
+  queuectl enqueue -c "echo hello" --max-retries 2
+  queuectl enqueue '{"id":"build-1","command":"make","priority":5}'
+  queuectl worker start --count 4
+  queuectl status
+  queuectl logs build-1
+
+Data lives in $QUEUECTL_HOME (default ~/.queuectl). Exit codes: 0 ok, 1 failure, 2 bad input.`,
+    );
+}
+
+/** Builds the whole CLI. */
+export function buildProgram(): Program {
+  const program = createRoot();
+  registerEnqueue(program);
+  registerWorker(program);
+  registerStatus(program);
+  registerJobs(program);
+  registerDlq(program);
+  registerConfig(program);
+  return program;
+}

@@ -1,0 +1,58 @@
+/**
+ * `status`: counts per state, live workers, oldest pending age.
+ * @module
+ */
+
+import { formatDuration } from "../core/duration.ts";
+import { JOB_STATES } from "../core/types.ts";
+import { withStore } from "./context.ts";
+import type { Program } from "./mod.ts";
+import { dim, out, paintState, printJson } from "./output.ts";
+
+/** Registers `status`. */
+export function registerStatus(program: Program): void {
+  program.command("status")
+    .description("jobs per state, live workers, oldest pending job")
+    .option("--json", "print JSON")
+    .action(async (options, command) => {
+      await withStore(command.optsWithGlobals(), async (store) => {
+        const [counts, workers, oldest] = await Promise.all([
+          store.counts(),
+          store.listWorkers(),
+          store.oldestPending(),
+        ]);
+        const now = Date.now();
+        const age = oldest === null ? null : Math.max(0, (now - oldest) / 1000);
+        const live = workers.filter((w) => w.kind === "worker");
+        const supervisors = workers.filter((w) => w.kind === "supervisor");
+        if (options.json) {
+          return printJson({
+            jobs: counts,
+            total: Object.values(counts).reduce((a, b) => a + b, 0),
+            workers: live.length,
+            supervisors: supervisors.length,
+            busy_workers: live.filter((w) => w.currentJob).length,
+            oldest_pending_seconds: age === null ? null : Math.round(age * 1000) / 1000,
+            database: store.location,
+          });
+        }
+        const width = Math.max(...JOB_STATES.map((s) => s.length)) + 2;
+        for (const state of JOB_STATES) {
+          const note = state === "failed" && counts.failed > 0 ? dim("  (waiting to retry)") : "";
+          out(
+            `${paintState(state)}${" ".repeat(width - state.length)}${
+              String(counts[state]).padStart(8)
+            }${note}`,
+          );
+        }
+        out();
+        out(
+          `workers        ${live.length} live, ${
+            live.filter((w) => w.currentJob).length
+          } busy (${supervisors.length} supervisor${supervisors.length === 1 ? "" : "s"})`,
+        );
+        out(`oldest pending ${age === null ? "-" : formatDuration(age)}`);
+        out(dim(`database       ${store.location}`));
+      });
+    });
+}

@@ -1,0 +1,40 @@
+/**
+ * queuectl: a background job queue driven from the command line.
+ *
+ * Entry point: builds the command tree and turns every error into one line
+ * on stderr and the exit code of SPEC §7 (0 ok, 1 runtime failure, 2 bad
+ * usage or input). Set `QUEUECTL_DEBUG=1` to see stack traces.
+ * @module
+ */
+
+import { CommanderError } from "@commander-js/extra-typings";
+import { QueueError } from "./core/errors.ts";
+import { buildProgram } from "./cli/mod.ts";
+import { err } from "./cli/output.ts";
+
+/** Runs the CLI with `args` and returns the exit code. */
+export async function run(args: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander already printed its message (see outputError in cli/mod.ts).
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof QueueError) {
+      err(`error: ${error.message}`);
+      return error.exitCode;
+    }
+    if (Deno.env.get("QUEUECTL_DEBUG")) console.error(error);
+    const message = error instanceof Error ? error.message : String(error);
+    err(`error: ${message.split("\n")[0]}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await run(Deno.args));
+}
