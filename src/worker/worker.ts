@@ -12,6 +12,7 @@ import type { Job } from "../core/types.ts";
 import type { Store } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
 import { runCommand } from "./runner.ts";
+import { processGroupOf } from "./shell.ts";
 
 /** Longest gap between heartbeats; shorter when the lease is short. */
 export const HEARTBEAT_MS = 1000;
@@ -39,7 +40,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   const { id, store, stop, emit } = options;
   const retry = retrier(emit, stop);
   const config = (await retry(() => store.getConfig())) ?? { ...DEFAULT_CONFIG };
-  const state: WorkerState = { config, current: null };
+  const state: WorkerState = { config, current: null, sharedGroup: await ownGroup() };
   const ticker = startTicker(options, state, retry);
   try {
     while (!stop.aborted) {
@@ -60,6 +61,8 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
 
 interface WorkerState {
   config: Config;
+  /** Set when this worker leads its own process group (see RunSpec.sharedGroup). */
+  sharedGroup?: { pgid: number; worker: number };
   /** The job running now, and how to kill it. */
   current: { id: string; abort: AbortController } | null;
 }
@@ -82,6 +85,7 @@ async function runJob(
     shell: state.config.shell,
     env: { QUEUECTL_JOB_ID: job.id, QUEUECTL_ATTEMPT: String(job.attempts) },
     signal: abort.signal,
+    sharedGroup: state.sharedGroup,
     onStart: (pid) =>
       emit({ e: "started", job: job.id, attempt: job.attempts, pid, command: job.command }),
   });
@@ -110,6 +114,13 @@ async function runJob(
     const retryIn = Math.max(0, (outcome.runAt - Date.now()) / 1000);
     emit({ e: "failed", job: job.id, error: outcome.error, retryIn, attempt: outcome.attempts });
   }
+}
+
+/** The worker's own process group, if it leads one (the supervisor starts workers so on Unix). */
+async function ownGroup(): Promise<WorkerState["sharedGroup"]> {
+  if (Deno.build.os === "windows") return undefined;
+  const pgid = await processGroupOf(Deno.pid);
+  return pgid === Deno.pid ? { pgid, worker: Deno.pid } : undefined;
 }
 
 /** Heartbeat, config refresh and lease recovery on one timer. */
