@@ -24,14 +24,14 @@ const CLAIM_LOOP = fileURLToPath(new URL("./claim_loop.ts", import.meta.url));
 const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
 const N = quick
   ? {
-    e2e: 200,
-    spawn: 100,
-    overhead: 1000,
-    batch: 10_000,
+    e2e: 100,
+    spawn: 60,
+    overhead: 500,
+    batch: 5_000,
     cli: 3,
-    pickup: 8,
-    scale: [1_000, 10_000],
-    scaleOps: 200,
+    pickup: 5,
+    scale: [1_000, 5_000],
+    scaleOps: 100,
   }
   : {
     e2e: 2000,
@@ -470,7 +470,7 @@ console.log(
   }`,
 );
 await Deno.writeTextFile(
-  fileURLToPath(new URL("./results.json", import.meta.url)),
+  fileURLToPath(new URL(quick ? "./results-quick.json" : "./results.json", import.meta.url)),
   JSON.stringify(
     { date: new Date().toISOString(), quick, target: Deno.build.target, seconds, rows },
     null,
