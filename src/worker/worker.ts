@@ -40,12 +40,19 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   const { id, store, stop, emit } = options;
   const retry = retrier(emit, stop);
   const config = (await retry(() => store.getConfig())) ?? { ...DEFAULT_CONFIG };
-  const state: WorkerState = { config, current: null, sharedGroup: await ownGroup() };
+  const state: WorkerState = {
+    config,
+    current: null,
+    claiming: 0,
+    claimed: 0,
+    sharedGroup: await ownGroup(),
+  };
   const ticker = startTicker(options, state, retry);
   try {
     while (!stop.aborted) {
       const leaseMs = state.config.leaseTimeout * 1000;
-      const job = await retry(() => store.claim(id, leaseMs));
+      state.claiming++;
+      const job = await retry(() => store.claim(id, leaseMs)).finally(() => state.claimed++);
       if (job === undefined) break; // stopped while the database was away
       if (job === null) {
         await store.waitForChange(state.config.pollInterval * 1000, stop);
@@ -65,6 +72,9 @@ interface WorkerState {
   sharedGroup?: { pgid: number; worker: number };
   /** The job running now, and how to kill it. */
   current: { id: string; abort: AbortController } | null;
+  /** Claims started and finished: a heartbeat that overlapped one cannot judge held jobs. */
+  claiming: number;
+  claimed: number;
 }
 
 /** Runs one claimed job and settles it. */
@@ -137,6 +147,8 @@ function startTicker(
   async function tick(): Promise<void> {
     const leaseMs = state.config.leaseTimeout * 1000;
     const current = state.current;
+    const claimsBefore = state.claiming;
+    const idleBefore = state.claiming === state.claimed;
     const reply = await retry(() =>
       store.heartbeat({
         id,
@@ -152,7 +164,9 @@ function startTicker(
     if (current && state.current === current && !reply.held.includes(current.id)) {
       current.abort.abort();
     }
-    for (const held of reply.held) {
+    const noClaimOverlapped = idleBefore && state.claiming === claimsBefore &&
+      state.claiming === state.claimed;
+    for (const held of noClaimOverlapped ? reply.held : []) {
       // Held but not running: the reply to a claim was lost. Give it back as a failed run.
       if (held !== state.current?.id) {
         await store.fail(held, id, {
