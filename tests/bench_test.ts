@@ -2,6 +2,7 @@
 // timings on shared CI machines are noise; the full run is `deno task bench`).
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { PERMISSIONS } from "./helpers.ts";
 
 Deno.test({
   name: "bench: the quick benchmark runs and prints every row",
@@ -10,17 +11,7 @@ Deno.test({
   fn: async () => {
     const bench = fileURLToPath(new URL("../bench/bench.ts", import.meta.url));
     const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-run",
-        "--allow-net",
-        "--allow-sys=hostname",
-        bench,
-        "--quick",
-      ],
+      args: ["run", ...PERMISSIONS, bench, "--quick"],
       env: { NO_COLOR: "1" },
       stdout: "piped",
       stderr: "piped",
