@@ -11,6 +11,7 @@ import { registerDlq } from "./dlq.ts";
 import { registerConfig } from "./config.ts";
 import { registerStatus } from "./status.ts";
 import { registerWorker } from "./worker.ts";
+import { registerMetrics } from "./metrics.ts";
 
 /** Commander writes its errors through this: always one line. */
 function oneLine(text: string): string {
@@ -56,5 +57,6 @@ export function buildProgram(): Program {
   registerJobs(program);
   registerDlq(program);
   registerConfig(program);
+  registerMetrics(program);
   return program;
 }

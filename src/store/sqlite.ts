@@ -570,7 +570,7 @@ export class SqliteStore implements Store {
 
   async metrics(options: MetricsOptions): Promise<Metrics> {
     const until = this.#now();
-    const since = options.since;
+    const since = until - options.windowMs;
     return this.#read(() => {
       // Each query walks the attempts_finished index over the window only, so the
       // cost follows the runs in the window, not the size of the history.

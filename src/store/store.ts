@@ -39,8 +39,8 @@ export interface ListOptions {
 
 /** Window of {@linkcode Store.metrics}. */
 export interface MetricsOptions {
-  /** Start of the window in ms since epoch (inclusive); it ends at the store's clock now. */
-  since: number;
+  /** Length of the window in ms; it ends at the store's clock now (both ends inclusive). */
+  windowMs: number;
 }
 
 /** Which finished runs {@linkcode Store.runTotals} adds up. */
@@ -117,7 +117,7 @@ export interface Store {
   retryDead(ids: string[] | "all"): Promise<string[]>;
 
   /**
-   * Figures over the runs that finished in `[since, now]`, from the attempts
+   * Figures over the runs that finished in `[now - windowMs, now]`, from the attempts
    * history by its finish-time index, plus current counts and the oldest
    * pending job. Percentiles are nearest-rank (core/metrics.ts).
    */
