@@ -12,6 +12,7 @@ import { registerConfig } from "./config.ts";
 import { registerStatus } from "./status.ts";
 import { registerWorker } from "./worker.ts";
 import { registerMetrics } from "./metrics.ts";
+import { registerDashboard } from "./dashboard.ts";
 
 /** Commander writes its errors through this: always one line. */
 function oneLine(text: string): string {
@@ -58,5 +59,6 @@ export function buildProgram(): Program {
   registerDlq(program);
   registerConfig(program);
   registerMetrics(program);
+  registerDashboard(program);
   return program;
 }
