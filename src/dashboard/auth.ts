@@ -43,15 +43,8 @@ export function requestToken(request: Request, url: URL): string | null {
   return url.searchParams.get("token");
 }
 
-/** The host name of a `Host` header, without its port. */
-function hostName(header: string): string {
-  const bracketed = header.match(/^\[([^\]]*)\](:\d+)?$/);
-  if (bracketed) return bracketed[1];
-  return header.replace(/:\d+$/, "");
-}
-
 /** Whether a state-changing request comes from a page of this same origin (or no browser). */
-function fromSameOrigin(request: Request): string | null {
+function fromSameOrigin(request: Request, url: URL): string | null {
   const site = request.headers.get("sec-fetch-site");
   if (site !== null && site !== "same-origin" && site !== "none") {
     return `Refused a ${site} request: changes are only accepted from the dashboard's own page`;
@@ -64,7 +57,7 @@ function fromSameOrigin(request: Request): string | null {
     } catch {
       // "null" or garbage: not our page
     }
-    if (originHost === null || originHost !== request.headers.get("host")) {
+    if (originHost === null || originHost !== url.host) {
       return `Refused a request from origin ${
         JSON.stringify(origin)
       }: changes are only accepted from the dashboard's own page`;
@@ -75,6 +68,7 @@ function fromSameOrigin(request: Request): string | null {
 
 /**
  * Checks a request against the dashboard's rules; `null` lets it through.
+ * `url` is the request's URL, which the server built from its `Host` header.
  * `token` is the required token, or `null` when the dashboard is on loopback
  * without one.
  */
@@ -89,8 +83,9 @@ export function checkRequest(request: Request, url: URL, token: string | null): 
     }
     if (!sameSecret(given, token)) return { status: 401, error: "Wrong token" };
   } else {
-    const host = request.headers.get("host") ?? "";
-    if (!isLoopbackHost(hostName(host))) {
+    // The server builds the request URL from the Host header the client sent.
+    const host = url.host;
+    if (!isLoopbackHost(url.hostname)) {
       return {
         status: 403,
         error: `Host ${
@@ -100,7 +95,7 @@ export function checkRequest(request: Request, url: URL, token: string | null): 
     }
   }
   if (request.method !== "GET" && request.method !== "HEAD") {
-    const crossSite = fromSameOrigin(request);
+    const crossSite = fromSameOrigin(request, url);
     if (crossSite) return { status: 403, error: crossSite };
   }
   return null;
