@@ -36,5 +36,15 @@ export async function run(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // `deno task` runs from the project directory; INIT_CWD is where the user is.
+  // Relative paths and a job's default directory must mean the user's directory.
+  const initCwd = Deno.build.standalone ? undefined : Deno.env.get("INIT_CWD");
+  if (initCwd) {
+    try {
+      Deno.chdir(initCwd);
+    } catch {
+      // Keep the current directory.
+    }
+  }
   Deno.exit(await run(Deno.args));
 }

@@ -82,3 +82,63 @@ export async function waitFor<T>(
     delay = Math.min(delay * 2, 200);
   }
 }
+
+/** A CLI process running in the background, with its output collected. */
+export interface Running {
+  child: Deno.ChildProcess;
+  /** Everything printed to stdout and stderr so far. */
+  output(): string;
+  /** Waits for exit; returns the exit code. */
+  done: Promise<number>;
+}
+
+/** Starts `queuectl <args>` in the background (e.g. `worker start`). */
+export function spawnCli(
+  home: string,
+  args: string[],
+  options: { env?: Record<string, string>; detached?: boolean } = {},
+): Running {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, MAIN, ...args],
+    env: { QUEUECTL_HOME: home, NO_COLOR: "1", QUEUECTL_DB: "", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: options.detached,
+  }).spawn();
+  let text = "";
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
+  };
+  const reading = Promise.all([collect(child.stdout), collect(child.stderr)]);
+  const done = (async () => {
+    const status = await child.status;
+    await reading;
+    return status.code;
+  })();
+  return { child, output: () => text, done };
+}
+
+/** Parsed `--json` output of a CLI command that must succeed. */
+export async function cliJson<T = Record<string, unknown>>(
+  home: string,
+  args: string[],
+): Promise<T> {
+  const result = await cli(home, [...args, "--json"]);
+  if (result.code !== 0) throw new Error(`queuectl ${args.join(" ")} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
+/** Pids of live (non-zombie) processes whose command line contains `marker`. */
+export async function processesMatching(marker: string): Promise<number[]> {
+  const output = await new Deno.Command("ps", {
+    args: ["-eo", "pid=,stat=,args="],
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(output.stdout).split("\n").flatMap((line) => {
+    const match = /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(line);
+    if (!match || match[2].startsWith("Z") || !match[3].includes(marker)) return [];
+    const pid = Number(match[1]);
+    return pid === Deno.pid || match[3].startsWith("ps ") ? [] : [pid];
+  });
+}

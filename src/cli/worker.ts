@@ -1,11 +1,200 @@
 /**
- * `worker start|stop|list` (the worker runtime lands with the worker issue).
+ * `worker start|stop|list`, and the hidden `worker run` that the supervisor
+ * starts once per worker process.
  * @module
  */
 
+import { join } from "node:path";
+import { invalid, QueueError } from "../core/errors.ts";
+import { parseDuration } from "../core/duration.ts";
+import { workerToJson } from "../core/format.ts";
+import { openStore } from "../store/store.ts";
+import type { WorkerEvent } from "../worker/events.ts";
+import { selfCommand } from "../worker/self_command.ts";
+import { runSupervisor } from "../worker/supervisor.ts";
+import { runWorker } from "../worker/worker.ts";
+import { positiveInt } from "./args.ts";
+import { resolveDb, resolveHome, withStore } from "./context.ts";
 import type { Program } from "./mod.ts";
+import { dim, out, printJson, printTable, relative } from "./output.ts";
+
+/** This machine's name as workers report it (`$QUEUECTL_HOST` overrides). */
+export function hostName(): string {
+  const explicit = Deno.env.get("QUEUECTL_HOST");
+  if (explicit) return explicit;
+  try {
+    return Deno.hostname();
+  } catch {
+    return "localhost";
+  }
+}
+
+function appendLog(path: string): (line: string) => void {
+  return (line) => Deno.writeTextFileSync(path, line + "\n", { append: true, mode: 0o600 });
+}
 
 /** Registers `worker`. */
 export function registerWorker(program: Program): void {
-  program.command("worker").description("run and manage worker processes");
+  const worker = program.command("worker").description("run and manage worker processes");
+
+  worker.command("start")
+    .description("run N worker processes under a supervisor in the foreground")
+    .option("-n, --count <n>", "number of worker processes (default 1)", positiveInt(256), 1)
+    .option("--drain", "exit once nothing is pending, processing or waiting to retry")
+    .option("-d, --detach", "run in the background (log in <home>/worker.log); print the pid")
+    .option("--log-file <path>", "append the log to this file instead of stdout")
+    .action(async (options, command) => {
+      const globals = command.optsWithGlobals();
+      const db = resolveDb(globals.db);
+      if (options.detach) {
+        const home = resolveHome();
+        await Deno.mkdir(home, { recursive: true, mode: 0o700 });
+        const logFile = options.logFile ?? join(home, "worker.log");
+        const args = [
+          "worker",
+          "start",
+          "--count",
+          String(options.count),
+          "--db",
+          db,
+          "--log-file",
+          logFile,
+        ];
+        if (options.drain) args.push("--drain");
+        const self = selfCommand(args);
+        const child = new Deno.Command(self.program, {
+          args: self.args,
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+          detached: true,
+        }).spawn();
+        child.unref();
+        out(String(child.pid));
+        console.error(
+          dim(
+            `supervisor started in the background; log: ${logFile}; stop it with: queuectl worker stop`,
+          ),
+        );
+        return;
+      }
+      const log = options.logFile ? appendLog(options.logFile) : out;
+      const store = await openStore(db);
+      try {
+        const code = await runSupervisor({
+          store,
+          db,
+          count: options.count,
+          drain: !!options.drain,
+          host: hostName(),
+          log,
+        });
+        if (code !== 0) Deno.exit(code);
+      } finally {
+        await store.close();
+      }
+    });
+
+  worker.command("stop")
+    .description(
+      "gracefully stop every supervisor on this database (any machine); running jobs finish",
+    )
+    .option("--no-wait", "return at once instead of waiting until they are gone")
+    .option("--timeout <duration>", "give up waiting after this long (exit 1)")
+    .action(async (options, command) => {
+      const timeout = options.timeout === undefined ? null : parseDuration(options.timeout);
+      if (timeout === null && options.timeout !== undefined || (timeout !== null && timeout <= 0)) {
+        throw invalid(
+          `--timeout must be a duration like 30s or 5m, got ${JSON.stringify(options.timeout)}`,
+        );
+      }
+      await withStore(command.optsWithGlobals(), async (store) => {
+        const asked = await store.requestStop();
+        if (asked === 0) return out("No workers are running.");
+        out(
+          `Asked ${asked} supervisor${asked === 1 ? "" : "s"} to stop; running jobs finish first.`,
+        );
+        if (!options.wait) return;
+        const deadline = timeout === null ? Infinity : Date.now() + timeout * 1000;
+        while (true) {
+          const live = (await store.listWorkers()).filter((w) => w.kind === "supervisor");
+          if (live.length === 0) return out("All workers stopped.");
+          if (Date.now() > deadline) {
+            throw new QueueError(
+              "unavailable",
+              `${live.length} supervisor(s) still running after ${options.timeout}`,
+            );
+          }
+          // Sweeping leases also forgets supervisors that died without unregistering.
+          await store.recover();
+          await store.waitForChange(250);
+        }
+      });
+    });
+
+  worker.command("list")
+    .description("live workers: id, host, pid, current job, last heartbeat")
+    .option("--json", "print JSON")
+    .action(async (options, command) => {
+      await withStore(command.optsWithGlobals(), async (store) => {
+        const workers = await store.listWorkers();
+        if (options.json) return printJson(workers.map(workerToJson));
+        if (workers.length === 0) return out("No workers are running.");
+        const now = Date.now();
+        printTable(
+          ["ID", "KIND", "HOST", "PID", "JOB", "HEARTBEAT"],
+          workers.map((
+            w,
+          ) => [
+            w.id,
+            w.kind,
+            w.host,
+            String(w.pid),
+            w.currentJob ?? "-",
+            relative(w.heartbeatAt, now),
+          ]),
+        );
+      });
+    });
+
+  worker.command("run", { hidden: true })
+    .description("one worker process (started by worker start)")
+    .requiredOption("--id <id>", "worker id")
+    .option("--supervisor <id>", "supervisor id")
+    .action(async (options, command) => {
+      const store = await openStore(resolveDb(command.optsWithGlobals().db), { worker: true });
+      const stop = new AbortController();
+      // Ctrl-C reaches the whole terminal process group; only the supervisor decides.
+      Deno.addSignalListener("SIGINT", () => {});
+      if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => stop.abort());
+      void watchStdin(() => stop.abort());
+      const encoder = new TextEncoder();
+      const emit = (event: WorkerEvent) =>
+        Deno.stdout.writeSync(encoder.encode(JSON.stringify(event) + "\n"));
+      try {
+        await runWorker({
+          id: options.id,
+          host: hostName(),
+          supervisor: options.supervisor ?? null,
+          store,
+          stop: stop.signal,
+          emit,
+        });
+      } finally {
+        await store.close();
+      }
+      Deno.exit(0);
+    });
+}
+
+/** Calls `onStop` when the supervisor writes "stop" or closes our stdin. */
+async function watchStdin(onStop: () => void): Promise<void> {
+  try {
+    for await (const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+      if (text.includes("stop")) break;
+    }
+  } catch {
+    // stdin is gone
+  }
+  onStop();
 }

@@ -1,0 +1,171 @@
+/**
+ * Runs one job: the platform shell in the job's directory, as the leader of
+ * its own process group, with output read concurrently and capped, and a
+ * timeout or cancel that kills the whole tree (SIGTERM, then SIGKILL).
+ * A command that cannot start is a failed run, never a thrown error.
+ * @module
+ */
+
+import type { RunResult } from "../core/types.ts";
+import { formatDuration } from "../core/duration.ts";
+import { killTree, shellInvocation } from "./shell.ts";
+
+/** Bytes of stdout and of stderr kept per attempt (the tail). */
+export const OUTPUT_CAP = 1024 * 1024;
+/** How long a tree gets between SIGTERM and SIGKILL. */
+export const KILL_GRACE_MS = 2000;
+
+/** What to run and how. */
+export interface RunSpec {
+  command: string;
+  cwd: string;
+  /** Seconds; `null` for none. */
+  timeout: number | null;
+  /** Configured shell, `null` for the platform default. */
+  shell: string | null;
+  /** Added to the worker's environment. */
+  env: Record<string, string>;
+  /** Aborting kills the tree (cancel, or a stop that cannot wait). */
+  signal?: AbortSignal;
+  /** Called once the process has started. */
+  onStart?: (pid: number) => void;
+  /** Bytes kept per stream (default {@linkcode OUTPUT_CAP}). */
+  cap?: number;
+  /** Grace between SIGTERM and SIGKILL (default {@linkcode KILL_GRACE_MS}). */
+  graceMs?: number;
+}
+
+/** Keeps the last `cap` bytes of a stream, counting what it dropped. */
+export class TailBuffer {
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+  #dropped = 0;
+
+  constructor(readonly cap: number) {}
+
+  push(chunk: Uint8Array): void {
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    while (this.#size > this.cap) {
+      const first = this.#chunks[0];
+      const excess = this.#size - this.cap;
+      if (first.length <= excess) {
+        this.#chunks.shift();
+        this.#size -= first.length;
+        this.#dropped += first.length;
+      } else {
+        this.#chunks[0] = first.subarray(excess);
+        this.#size -= excess;
+        this.#dropped += excess;
+      }
+    }
+  }
+
+  /** The kept bytes, after a one-line marker when something was cut. */
+  bytes(): Uint8Array {
+    const marker = this.#dropped > 0
+      ? new TextEncoder().encode(
+        `[queuectl: ${this.#dropped} earlier bytes cut; the last ${this.cap} are kept]\n`,
+      )
+      : new Uint8Array();
+    const out = new Uint8Array(marker.length + this.#size);
+    out.set(marker);
+    let offset = marker.length;
+    for (const chunk of this.#chunks) {
+      out.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return out;
+  }
+}
+
+async function drain(stream: ReadableStream<Uint8Array>, buffer: TailBuffer): Promise<void> {
+  try {
+    for await (const chunk of stream) buffer.push(chunk);
+  } catch {
+    // The pipe broke; keep what arrived.
+  }
+}
+
+function failure(error: string): RunResult {
+  return { exitCode: null, error, stdout: new Uint8Array(), stderr: new Uint8Array() };
+}
+
+/** Explains an exit code the shell itself chose. */
+function exitReason(code: number): string {
+  if (code === 127) return "exit code 127 (command not found)";
+  if (code === 126) return "exit code 126 (command not executable)";
+  return `exit code ${code}`;
+}
+
+/** Runs a job to its end and reports how it went. */
+export async function runCommand(spec: RunSpec): Promise<RunResult> {
+  try {
+    const info = await Deno.stat(spec.cwd);
+    if (!info.isDirectory) return failure(`working directory is not a directory: ${spec.cwd}`);
+  } catch {
+    return failure(`working directory not found: ${spec.cwd}`);
+  }
+
+  const invocation = shellInvocation(spec.command, spec.shell);
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(invocation.program, {
+      args: invocation.args,
+      cwd: spec.cwd,
+      env: spec.env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: Deno.build.os !== "windows",
+      windowsRawArguments: invocation.windowsRawArguments,
+    }).spawn();
+  } catch (error) {
+    return failure(`could not start ${invocation.program}: ${(error as Error).message}`);
+  }
+  spec.onStart?.(child.pid);
+
+  const cap = spec.cap ?? OUTPUT_CAP;
+  const stdout = new TailBuffer(cap);
+  const stderr = new TailBuffer(cap);
+  const reading = Promise.all([drain(child.stdout, stdout), drain(child.stderr, stderr)]);
+
+  let stopReason: string | null = null;
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  const stop = (reason: string) => {
+    if (stopReason !== null) return;
+    stopReason = reason;
+    void killTree(child.pid, "SIGTERM");
+    graceTimer = setTimeout(
+      () => void killTree(child.pid, "SIGKILL"),
+      spec.graceMs ?? KILL_GRACE_MS,
+    );
+  };
+  const timeoutTimer = spec.timeout === null ? undefined : setTimeout(
+    () => stop(`timed out after ${formatDuration(spec.timeout!)}`),
+    spec.timeout * 1000,
+  );
+  const onAbort = () => stop("cancelled");
+  spec.signal?.addEventListener("abort", onAbort);
+  if (spec.signal?.aborted) onAbort();
+
+  const status = await child.status;
+  clearTimeout(timeoutTimer);
+  spec.signal?.removeEventListener("abort", onAbort);
+  // The job is over when its shell is: whatever it left running in its group goes too.
+  // (A cheap syscall on Unix; on Windows taskkill would cost a process per job.)
+  if (Deno.build.os !== "windows") await killTree(child.pid, "SIGKILL");
+  clearTimeout(graceTimer);
+  await reading;
+
+  let error: string | null = null;
+  if (stopReason !== null) error = `${stopReason} (process tree killed)`;
+  else if (status.signal) error = `killed by signal ${status.signal}`;
+  else if (status.code !== 0) error = exitReason(status.code);
+  return {
+    exitCode: status.signal ? null : status.code,
+    error,
+    stdout: stdout.bytes(),
+    stderr: stderr.bytes(),
+  };
+}

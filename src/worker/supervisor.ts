@@ -1,0 +1,272 @@
+/**
+ * The supervisor behind `worker start`: runs N worker processes (copies of
+ * this program), prints their job events, restarts a worker that dies and
+ * fails its job at once, and stops them all gracefully on `worker stop`,
+ * Ctrl-C or SIGTERM (a second Ctrl-C stops at once).
+ *
+ * Workers report on their stdout (one JSON event per line, see events.ts);
+ * the supervisor tells them to stop by writing `stop` to their stdin, which
+ * works on every OS. A worker whose stdin closes (its supervisor died) stops
+ * gracefully too.
+ * @module
+ */
+
+import type { Store } from "../store/store.ts";
+import { describeEvent, type WorkerEvent } from "./events.ts";
+import { killTree } from "./shell.ts";
+import { currentSelf, selfCommand, type SelfInfo } from "./self_command.ts";
+
+/** Heartbeat period of the supervisor (it also learns of `worker stop` through it). */
+export const SUPERVISOR_BEAT_MS = 1000;
+/** A worker that dies sooner than this after starting is restarted with a growing delay. */
+const CRASH_WINDOW_MS = 2000;
+const RESTART_MAX_DELAY_MS = 10_000;
+
+/** What a supervisor needs. */
+export interface SupervisorOptions {
+  store: Store;
+  /** The `--db` value the workers open. */
+  db: string;
+  count: number;
+  /** Exit once nothing is pending, processing or waiting to retry. */
+  drain: boolean;
+  host: string;
+  /** Where log lines go (stdout, or worker.log when detached). */
+  log: (line: string) => void;
+  /** Test hook: how to start this program again. */
+  self?: SelfInfo;
+}
+
+interface Slot {
+  index: number;
+  workerId: string;
+  child: Deno.ChildProcess;
+  stdin: WritableStreamDefaultWriter<Uint8Array>;
+  startedAt: number;
+  /** The job the worker runs now and its process id (the group to kill). */
+  job: { id: string; pid: number } | null;
+  exited: Promise<void>;
+  restartDelay: number;
+}
+
+/** Runs until stopped; returns the exit code (0 graceful, 130 stopped at once). */
+export async function runSupervisor(options: SupervisorOptions): Promise<number> {
+  const { store, log, host } = options;
+  const id = `${host}-${Deno.pid}-${crypto.randomUUID().slice(0, 4)}`;
+  const self = options.self ?? currentSelf();
+  const encoder = new TextEncoder();
+  const slots: Slot[] = [];
+  let spawned = 0;
+  let stopping: "graceful" | "now" | null = null;
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((resolve) => resolveDone = resolve);
+
+  const stopGracefully = (why: string) => {
+    if (stopping) return;
+    stopping = "graceful";
+    log(`${timeNow()} supervisor stopping (${why}): running jobs finish, nothing new is claimed`);
+    for (const slot of slots) void slot.stdin.write(encoder.encode("stop\n")).catch(() => {});
+    void Promise.all(slots.map((slot) => slot.exited)).then(() => resolveDone(0));
+  };
+  const stopNow = async () => {
+    if (stopping === "now") return;
+    stopping = "now";
+    log(`${timeNow()} supervisor stopping at once: killing workers and their jobs`);
+    await Promise.all(slots.map(async (slot) => {
+      try {
+        slot.child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      if (slot.job) await killTree(slot.job.pid, "SIGKILL");
+      await store.releaseWorker(slot.workerId, "worker lost (supervisor stopped at once)").catch(
+        () => {},
+      );
+    }));
+    resolveDone(130);
+  };
+
+  const start = (index: number, restartDelay = 0) => {
+    spawned++;
+    const workerId = `${id}/w${spawned}`;
+    const command = selfCommand([
+      "worker",
+      "run",
+      "--id",
+      workerId,
+      "--supervisor",
+      id,
+      "--db",
+      options.db,
+    ], self);
+    const child = new Deno.Command(command.program, {
+      args: command.args,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const slot: Slot = {
+      index,
+      workerId,
+      child,
+      stdin: child.stdin.getWriter(),
+      startedAt: performance.now(),
+      job: null,
+      exited: Promise.resolve(),
+      restartDelay,
+    };
+    slots[index] = slot;
+    const reading = Promise.all([
+      readLines(child.stdout, (line) => onEvent(slot, line)),
+      readLines(child.stderr, (line) => log(`${timeNow()} w${index + 1} stderr: ${line}`)),
+    ]);
+    slot.exited = (async () => {
+      const status = await child.status;
+      await reading;
+      await onExit(slot, status);
+    })();
+  };
+
+  const onEvent = (slot: Slot, line: string) => {
+    let event: WorkerEvent;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      return log(`${timeNow()} w${slot.index + 1} ${line}`);
+    }
+    if (event.e === "started") slot.job = { id: event.job, pid: event.pid };
+    else if (event.e !== "store" && event.e !== "recovered" && slot.job?.id === event.job) {
+      slot.job = null;
+    }
+    log(describeEvent(`w${slot.index + 1}`, event));
+    if (options.drain && event.e !== "started" && event.e !== "store") void checkDrained();
+  };
+
+  const onExit = async (slot: Slot, status: Deno.CommandStatus) => {
+    const clean = status.success && stopping !== null;
+    if (clean || stopping === "now") return;
+    const reason = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
+    if (slot.job) await killTree(slot.job.pid, "SIGKILL");
+    const outcomes = await store.releaseWorker(slot.workerId, `worker lost (${reason})`).catch(
+      () => [],
+    );
+    for (const outcome of outcomes) {
+      log(describeEvent(`w${slot.index + 1}`, {
+        e: "recovered",
+        job: outcome.id,
+        state: outcome.state,
+        error: outcome.error,
+      }));
+    }
+    if (stopping) return;
+    const crashed = performance.now() - slot.startedAt < CRASH_WINDOW_MS;
+    const delay = crashed
+      ? Math.min(Math.max(slot.restartDelay * 2, 250), RESTART_MAX_DELAY_MS)
+      : 0;
+    log(
+      `${timeNow()} w${slot.index + 1} worker exited (${reason}); restarting${
+        delay ? ` in ${delay} ms` : ""
+      }`,
+    );
+    if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
+    if (!stopping) start(slot.index, delay);
+  };
+
+  let drainCheck: Promise<void> | null = null;
+  const checkDrained = () =>
+    drainCheck ??= (async () => {
+      try {
+        const counts = await store.counts();
+        if (counts.pending + counts.processing + counts.failed === 0) {
+          stopGracefully(
+            "drained: nothing left to run",
+          );
+        }
+      } finally {
+        drainCheck = null;
+      }
+    })();
+
+  // Signals: first Ctrl-C / SIGTERM stops gracefully, a second Ctrl-C at once.
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM"];
+  const onSignal = (signal: Deno.Signal) => () => {
+    if (!stopping) stopGracefully(`${signal} received; press Ctrl-C again to stop at once`);
+    else if (signal !== "SIGTERM") void stopNow();
+  };
+  const handlers = signals.map((signal) => [signal, onSignal(signal)] as const);
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+
+  const beat = async () => {
+    const config = await store.getConfig();
+    const reply = await store.heartbeat({
+      id,
+      kind: "supervisor",
+      host,
+      pid: Deno.pid,
+      supervisor: null,
+      currentJob: null,
+      leaseMs: config.leaseTimeout * 1000,
+    });
+    if (reply.stop) stopGracefully("worker stop");
+    if (options.drain) await checkDrained();
+  };
+  let beating: Promise<void> | null = null;
+  const beatTimer = setInterval(() => {
+    beating ??= beat().catch((error) => log(`${timeNow()} supervisor: ${(error as Error).message}`))
+      .finally(() => beating = null);
+  }, SUPERVISOR_BEAT_MS);
+
+  try {
+    await beat();
+    for (const outcome of await store.recover()) {
+      log(
+        describeEvent("supervisor", {
+          e: "recovered",
+          job: outcome.id,
+          state: outcome.state,
+          error: outcome.error,
+        }),
+      );
+    }
+    log(
+      `${timeNow()} supervisor ${id} started ${options.count} worker${
+        options.count === 1 ? "" : "s"
+      } on ${store.location}${options.drain ? " (drain)" : ""}`,
+    );
+    for (let index = 0; index < options.count; index++) start(index);
+    if (options.drain) await checkDrained();
+    const code = await done;
+    if (code === 0) log(`${timeNow()} supervisor stopped`);
+    return code;
+  } finally {
+    clearInterval(beatTimer);
+    await beating;
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    await store.unregisterWorker(id).catch(() => {});
+  }
+}
+
+async function readLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  let buffered = "";
+  try {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      buffered += text;
+      let newline: number;
+      while ((newline = buffered.indexOf("\n")) >= 0) {
+        onLine(buffered.slice(0, newline));
+        buffered = buffered.slice(newline + 1);
+      }
+    }
+  } catch {
+    // The pipe broke: the process is gone.
+  }
+  if (buffered) onLine(buffered);
+}
+
+function timeNow(): string {
+  return new Date().toISOString().slice(11, 23);
+}

@@ -1,0 +1,101 @@
+// Pure parts of the worker runtime: shell argument lists, self-spawn, output tail.
+import assert from "node:assert/strict";
+import { shellInvocation, windowsKillTree } from "../src/worker/shell.ts";
+import { PERMISSION_FLAGS, selfCommand } from "../src/worker/self_command.ts";
+import { TailBuffer } from "../src/worker/runner.ts";
+
+Deno.test("shell: Unix runs /bin/sh -c", () => {
+  assert.deepEqual(shellInvocation("echo 'a b'", null, "linux"), {
+    program: "/bin/sh",
+    args: ["-c", "echo 'a b'"],
+    windowsRawArguments: false,
+  });
+  assert.deepEqual(shellInvocation("ls", "bash", "darwin").args, ["-c", "ls"]);
+  assert.equal(shellInvocation("ls", "bash", "darwin").program, "bash");
+});
+
+Deno.test("shell: Windows hands cmd.exe its line verbatim", () => {
+  assert.deepEqual(shellInvocation('echo "a b" & dir', null, "windows"), {
+    program: "cmd.exe",
+    args: ['/d /s /c "echo "a b" & dir"'],
+    windowsRawArguments: true,
+  });
+});
+
+Deno.test("shell: PowerShell gets -NoProfile -NonInteractive -Command", () => {
+  for (const shell of ["pwsh", "powershell", "C:\\Program Files\\PowerShell\\7\\pwsh.exe"]) {
+    assert.deepEqual(shellInvocation("Get-Date; exit 3", shell, "windows"), {
+      program: shell,
+      args: ["-NoProfile", "-NonInteractive", "-Command", "Get-Date; exit 3"],
+      windowsRawArguments: false,
+    });
+  }
+});
+
+Deno.test("shell: Windows kills a tree with taskkill /T /F", () => {
+  assert.deepEqual(windowsKillTree(4242), {
+    program: "taskkill",
+    args: ["/T", "/F", "/PID", "4242"],
+  });
+});
+
+Deno.test("self command: under deno run, the same permissions, config and main module", () => {
+  const command = selfCommand(["worker", "run", "--id", "w1"], {
+    execPath: "/usr/bin/deno",
+    standalone: false,
+    mainModule: "file:///src/queuectl/src/main.ts",
+    config: "file:///src/queuectl/deno.json",
+  });
+  assert.deepEqual(command, {
+    program: "/usr/bin/deno",
+    args: [
+      "run",
+      "--quiet",
+      ...PERMISSION_FLAGS,
+      "--config",
+      "/src/queuectl/deno.json",
+      "/src/queuectl/src/main.ts",
+      "worker",
+      "run",
+      "--id",
+      "w1",
+    ],
+  });
+  assert.ok(!PERMISSION_FLAGS.includes("-A") && !PERMISSION_FLAGS.includes("--allow-all"));
+});
+
+Deno.test("self command: a compiled binary runs itself alone", () => {
+  assert.deepEqual(
+    selfCommand(["worker", "run"], {
+      execPath: "C:\\tools\\queuectl.exe",
+      standalone: true,
+      mainModule: "file:///C:/snapshot/main.ts",
+      config: null,
+    }),
+    { program: "C:\\tools\\queuectl.exe", args: ["worker", "run"] },
+  );
+});
+
+Deno.test("self command: Windows file URLs become drive paths", () => {
+  const command = selfCommand([], {
+    execPath: "C:\\deno.exe",
+    standalone: false,
+    mainModule: "file:///C:/Users/me/queuectl/src/main.ts",
+    config: "file:///C:/Users/me/queuectl/deno.json",
+  });
+  assert.ok(command.args.includes("C:/Users/me/queuectl/src/main.ts"));
+  assert.ok(command.args.includes("C:/Users/me/queuectl/deno.json"));
+});
+
+Deno.test("tail buffer keeps the last bytes and marks the cut", () => {
+  const buffer = new TailBuffer(10);
+  const encoder = new TextEncoder();
+  buffer.push(encoder.encode("0123456789"));
+  assert.equal(new TextDecoder().decode(buffer.bytes()), "0123456789");
+  buffer.push(encoder.encode("abcdef"));
+  buffer.push(encoder.encode("XY"));
+  assert.equal(
+    new TextDecoder().decode(buffer.bytes()),
+    "[queuectl: 8 earlier bytes cut; the last 10 are kept]\n89abcdefXY",
+  );
+});
