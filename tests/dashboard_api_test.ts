@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { cli } from "./helpers.ts";
-import { drainWithStore, newJob, post, request, withDashboard } from "./dashboard_helpers.ts";
+import { newJob, post, request, runWorkers, withDashboard } from "./dashboard_helpers.ts";
 
 Deno.test("api: status has the counts and workers of `status --json`, plus the live workers", async () => {
   await withDashboard(async ({ home, store, base }) => {
     await store.enqueue([newJob("ok"), newJob("bad", "exit 4"), newJob("later", "true")]);
     await store.cancel("later");
-    await drainWithStore(store);
+    await runWorkers(home);
     await store.enqueue([newJob("waiting")]);
     await store.heartbeat({
       id: "w-1",
@@ -66,40 +66,43 @@ Deno.test("api: jobs are listed newest first, filtered by state and paged like `
 
 Deno.test("api: a job with every attempt and its logs, as `show --json` and `logs --json`", async () => {
   await withDashboard(async ({ home, store, base }) => {
-    await store.enqueue([
-      newJob("talk", "echo out-$((40 + 2)); echo 'err line' >&2; exit 3", { maxRetries: 1 }),
-    ]);
-    await drainWithStore(store);
-    const job = await store.getJob("talk");
-    assert.equal(job?.state, "failed", "first run failed, a retry is scheduled");
+    await store.setConfig("backoff-base", "1"); // retry after 1 s
+    const command = `echo "out of run $QUEUECTL_ATTEMPT"; echo 'err line' >&2; exit 3`;
+    await store.enqueue([newJob("talk", command, { maxRetries: 1 })]);
+    await runWorkers(home);
     const { status, body } = await request(`${base}/api/jobs/talk`);
     assert.equal(status, 200);
-    assert.equal(body.command, "echo out-$((40 + 2)); echo 'err line' >&2; exit 3");
-    assert.equal(body.history.length, 1);
-    assert.equal(body.history[0].outcome, "failed");
-    assert.equal(body.history[0].exit_code, 3);
+    assert.equal(body.command, command);
+    assert.equal(body.state, "dead");
+    assert.deepEqual(body.history.map((a: { outcome: string }) => a.outcome), ["failed", "failed"]);
+    assert.deepEqual(body.history.map((a: { exit_code: number }) => a.exit_code), [3, 3]);
+    assert.equal(body.history[0].stdout_bytes, "out of run 1\n".length);
     assert.deepEqual(body, JSON.parse((await cli(home, ["show", "--json", "talk"])).stdout));
     const logs = await request(`${base}/api/jobs/talk/logs`);
     assert.equal(logs.status, 200);
     assert.deepEqual(logs.body, {
       id: "talk",
-      attempt: 1,
-      stdout: "out-42\n",
+      attempt: 2,
+      stdout: "out of run 2\n",
       stderr: "err line\n",
     });
     assert.deepEqual(logs.body, JSON.parse((await cli(home, ["logs", "--json", "talk"])).stdout));
-    assert.deepEqual((await request(`${base}/api/jobs/talk/logs?attempt=1`)).body, logs.body);
-    const missing = await request(`${base}/api/jobs/talk/logs?attempt=2`);
+    const first = await request(`${base}/api/jobs/talk/logs?attempt=1`);
+    assert.equal(first.body.stdout, "out of run 1\n");
+    const missing = await request(`${base}/api/jobs/talk/logs?attempt=3`);
     assert.deepEqual([missing.status, missing.body], [404, {
-      error: 'Job "talk" has no attempt 2',
+      error: 'Job "talk" has no attempt 3',
     }]);
+    await store.enqueue([newJob("never", "true", { runAt: Date.now() + 3_600_000 })]);
+    const never = await request(`${base}/api/jobs/never/logs`);
+    assert.deepEqual([never.status, never.body], [404, { error: 'Job "never" has not run yet' }]);
   });
 });
 
 Deno.test("api: retry and cancel change the Store as `dlq retry` and `cancel` do", async () => {
-  await withDashboard(async ({ store, base }) => {
+  await withDashboard(async ({ home, store, base }) => {
     await store.enqueue([newJob("doomed", "exit 1"), newJob("done", "true")]);
-    await drainWithStore(store);
+    await runWorkers(home);
     await store.enqueue([newJob("queued"), newJob("other")]);
     assert.equal((await store.getJob("doomed"))?.state, "dead");
 
@@ -123,7 +126,7 @@ Deno.test("api: retry and cancel change the Store as `dlq retry` and `cancel` do
     assert.equal(late.status, 409);
     assert.match(late.body.error, /already completed/);
 
-    await drainWithStore(store); // doomed dies again
+    await runWorkers(home); // doomed dies again
     assert.equal((await store.getJob("doomed"))?.state, "dead");
     const all = await post(base, "/api/dlq/retry", { all: true });
     assert.deepEqual(all.body, { retried: ["doomed"] });
@@ -173,7 +176,7 @@ Deno.test("api: bad ids are 404 JSON, bad parameters 400 JSON, wrong methods 405
 Deno.test("api: metrics are `metrics --json` for the window asked", async () => {
   await withDashboard(async ({ home, store, base }) => {
     await store.enqueue([newJob("m1"), newJob("m2"), newJob("m3", "exit 2")]);
-    await drainWithStore(store);
+    await runWorkers(home);
     const { status, body } = await request(`${base}/api/metrics?since=15m`);
     assert.equal(status, 200);
     assert.equal(body.window_seconds, 900);

@@ -7,7 +7,7 @@
 import type { NewJob } from "../src/core/types.ts";
 import { type Dashboard, startDashboard } from "../src/dashboard/mod.ts";
 import { openSqliteStore, type SqliteStore } from "../src/store/sqlite.ts";
-import { tempHome } from "./helpers.ts";
+import { cli, tempHome } from "./helpers.ts";
 
 /** What a dashboard test gets. */
 export interface DashboardContext {
@@ -88,28 +88,12 @@ export function post(base: string, path: string, body?: unknown): Promise<Reply>
 }
 
 /**
- * Runs every runnable job now, one at a time, with `/bin/sh -c` in this
- * process, storing the real exit code and output. A stand-in for
- * `worker start --drain` where a test needs runs but not the worker runtime.
+ * Runs every job until none is left, with real workers:
+ * `queuectl worker start --count 2 --drain`.
  */
-export async function drainWithStore(store: SqliteStore, worker = "test-worker"): Promise<number> {
-  let ran = 0;
-  for (let job = await store.claim(worker, 30_000); job; job = await store.claim(worker, 30_000)) {
-    const output = await new Deno.Command("/bin/sh", {
-      args: ["-c", job.command],
-      cwd: job.cwd,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const result = {
-      exitCode: output.code,
-      error: output.code === 0 ? null : `exit code ${output.code}`,
-      stdout: output.stdout,
-      stderr: output.stderr,
-    };
-    if (output.code === 0) await store.complete(job.id, worker, result);
-    else await store.fail(job.id, worker, result);
-    ran++;
+export async function runWorkers(home: string): Promise<void> {
+  const result = await cli(home, ["worker", "start", "--count", "2", "--drain"]);
+  if (result.code !== 0) {
+    throw new Error(`worker start --drain exited ${result.code}: ${result.stderr}${result.stdout}`);
   }
-  return ran;
 }

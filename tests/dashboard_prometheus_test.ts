@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { RunCounters } from "../src/dashboard/prometheus.ts";
 import { openSqliteStore } from "../src/store/sqlite.ts";
-import { drainWithStore, newJob, request, withDashboard } from "./dashboard_helpers.ts";
+import { newJob, request, runWorkers, withDashboard } from "./dashboard_helpers.ts";
 import { tempHome } from "./helpers.ts";
 import { FakeClock } from "./store_contract.ts";
 
@@ -25,14 +25,14 @@ function parse(text: string): Map<string, number> {
 }
 
 Deno.test("/metrics: gauges, run counters and a run-time histogram in Prometheus text", async () => {
-  await withDashboard(async ({ store, base }) => {
+  await withDashboard(async ({ home, store, base }) => {
     await store.enqueue([
       newJob("a"),
       newJob("b"),
       newJob("c", "exit 1"),
       newJob("d", "sleep 0.3"),
     ]);
-    await drainWithStore(store);
+    await runWorkers(home);
     await store.enqueue([newJob("waiting")]);
     await store.heartbeat({
       id: "w-9",
@@ -68,7 +68,7 @@ Deno.test("/metrics: gauges, run counters and a run-time histogram in Prometheus
     // A later scrape adds the runs finished since, and only those.
     await store.enqueue([newJob("e"), newJob("f", "exit 3")]);
     await store.cancel("waiting");
-    await drainWithStore(store);
+    await runWorkers(home);
     const next = parse((await request(`${base}/metrics`)).body);
     assert.equal(next.get('queuectl_runs_total{outcome="completed"}'), 4);
     assert.equal(next.get('queuectl_runs_total{outcome="failed"}'), 2);
