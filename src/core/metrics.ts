@@ -19,6 +19,7 @@ export const PERCENTILES = [50, 95, 99] as const;
 export interface MinuteBucket {
   /** Start of the minute (ms since epoch, a multiple of 60,000). */
   minute: number;
+  /** Runs that completed. */
   completed: number;
   /** Failed runs, lost runs (expired lease, dead worker) included. */
   failed: number;
@@ -30,11 +31,17 @@ export interface MinuteBucket {
  * command's end. Percentiles are nearest-rank (see {@linkcode nearestRank}).
  */
 export interface RunTimes {
+  /** How many runs were timed. */
   count: number;
+  /** Median run time (ms, nearest rank). */
   p50: number;
+  /** 95th percentile (ms, nearest rank). */
   p95: number;
+  /** 99th percentile (ms, nearest rank). */
   p99: number;
+  /** Arithmetic mean (ms). */
   mean: number;
+  /** Longest run (ms). */
   max: number;
 }
 

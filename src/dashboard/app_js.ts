@@ -10,7 +10,7 @@
  */
 
 /** The script. */
-export const APP_JS = String.raw`"use strict";
+export const APP_JS: string = String.raw`"use strict";
 (function () {
   var STATES = ["pending", "processing", "completed", "failed", "dead", "cancelled"];
   var REFRESH_MS = 2000;

@@ -9,7 +9,9 @@
 
 /** Why a request was refused. */
 export interface Refusal {
+  /** 401 without the right token, 403 for a foreign Host or origin. */
   status: 401 | 403;
+  /** What to tell the client. */
   error: string;
 }
 

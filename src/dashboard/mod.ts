@@ -12,4 +12,4 @@ export {
   DEFAULT_PORT,
   startDashboard,
 } from "./server.ts";
-export { checkRequest, generateToken, isLoopbackHost } from "./auth.ts";
+export { checkRequest, generateToken, isLoopbackHost, type Refusal } from "./auth.ts";

@@ -57,6 +57,7 @@ export class RunCounters {
   #until = 0;
   #queue: Promise<unknown> = Promise.resolve();
 
+  /** Counters over `store`; `lagMs` defaults to {@linkcode SETTLE_LAG_MS}. */
   constructor(store: Store, options: { lagMs?: number; clock?: () => number } = {}) {
     this.#store = store;
     this.#lagMs = options.lagMs ?? SETTLE_LAG_MS;

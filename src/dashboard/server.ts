@@ -37,7 +37,9 @@ export interface DashboardOptions {
 export interface Dashboard {
   /** Where to open it, with `?token=` when one is required. */
   url: string;
+  /** The address it listens on. */
   host: string;
+  /** The port it listens on (the chosen one when asked for 0). */
   port: number;
   /** The token requests must carry, or `null` when none is required. */
   token: string | null;
