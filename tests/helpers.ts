@@ -5,18 +5,12 @@
  */
 
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { PERMISSION_FLAGS } from "../src/worker/self_command.ts";
 
 /** Absolute path of the CLI entry point. */
 export const MAIN = fromFileUrl(new URL("../src/main.ts", import.meta.url));
-/** Permission flags the CLI runs with (same as the `queuectl` task). */
-export const PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-run",
-  "--allow-net",
-  "--allow-sys=hostname",
-];
+/** Permission flags the CLI runs with (the same list workers are started with). */
+export const PERMISSIONS = PERMISSION_FLAGS;
 
 /** A fresh temp data dir; removed by `cleanup`. */
 export async function tempHome(): Promise<{ home: string; db: string; cleanup(): Promise<void> }> {

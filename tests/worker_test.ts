@@ -238,12 +238,17 @@ Deno.test({
     try {
       const file = `${home}/order.txt`;
       await config(home, "poll-interval", "0.05");
-      const add = (id: string, ...flags: string[]) =>
-        enqueue(home, "-c", `echo ${id} >> ${file}`, "--id", id, ...flags);
-      await add("low");
-      await add("later", "--delay", "1.5", "--priority", "9");
-      await add("high", "--priority", "5");
-      await add("mid", "--priority", "1");
+      // One batch, so every job has the same enqueue time however loaded the machine is.
+      const jobs = [
+        { id: "low" },
+        { id: "later", delay: 1.5, priority: 9 },
+        { id: "high", priority: 5 },
+        { id: "mid", priority: 1 },
+      ].map((job) => JSON.stringify({ ...job, command: `echo ${job.id} >> ${file}` }));
+      assert.equal(
+        (await cli(home, ["enqueue", "--file", "-"], { stdin: jobs.join("\n") })).code,
+        0,
+      );
       await drain(home, 1);
       assert.deepEqual((await Deno.readTextFile(file)).trim().split("\n"), [
         "high",
@@ -271,23 +276,30 @@ Deno.test({
   fn: async () => {
     const { home, cleanup } = await tempHome();
     try {
-      // 64 MiB of output through one job.
-      const id = await enqueue(home, "-c", "head -c 67108864 /dev/zero | tr '\\0' 'a'; echo END");
+      // 64 MiB of output through one job, over a couple of seconds so memory can be sampled.
+      const id = await enqueue(
+        home,
+        "-c",
+        "for i in $(seq 64); do head -c 1048576 /dev/zero | tr '\\0' 'a'; sleep 0.02; done; echo END",
+      );
       const run = spawnCli(home, ["worker", "start", "--count", "1", "--drain"]);
+      const worker = await waitFor("the worker to take the job", async () => {
+        const workers = await cliJson<{ pid: number; current_job: string | null }[]>(home, [
+          "worker",
+          "list",
+        ]);
+        return workers.find((w) => w.current_job === id);
+      });
       let peakKb = 0;
-      const sample = setInterval(async () => {
-        const workers = await cliJson<{ pid: number; kind: string }[]>(home, ["worker", "list"])
-          .catch(() => []);
-        for (const w of workers.filter((w) => w.kind === "worker")) {
-          const ps = await new Deno.Command("ps", {
-            args: ["-o", "rss=", "-p", String(w.pid)],
-            stdout: "piped",
-          }).output();
-          peakKb = Math.max(peakKb, Number(new TextDecoder().decode(ps.stdout).trim()) || 0);
-        }
-      }, 200);
+      while ((await show(home, id)).state === "processing") {
+        const ps = await new Deno.Command("ps", {
+          args: ["-o", "rss=", "-p", String(worker.pid)],
+          stdout: "piped",
+        })
+          .output();
+        peakKb = Math.max(peakKb, Number(new TextDecoder().decode(ps.stdout).trim()) || 0);
+      }
       assert.equal(await run.done, 0);
-      clearInterval(sample);
       const logs = await cli(home, ["logs", id]);
       const text = logs.stdout;
       assert.match(text, /^\[queuectl: \d+ earlier bytes cut; the last 1048576 are kept\]\n/);
@@ -360,7 +372,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "worker: kill -9 of the whole supervisor group: a new worker start recovers the job after the lease",
+    "worker: kill -9 of a supervisor and its workers (a crashed machine): a new worker start recovers the job after the lease",
   ...opts,
   fn: async () => {
     const { home, cleanup } = await tempHome();
@@ -370,7 +382,10 @@ Deno.test({
       const id = await enqueue(home, "-c", `[ "$QUEUECTL_ATTEMPT" = 1 ] && sleep 3; echo done`);
       const first = spawnCli(home, ["worker", "start", "--count", "1"], { detached: true });
       await waitFor("the job to start", async () => (await show(home, id)).state === "processing");
+      // Workers lead their own process groups, with their jobs inside.
+      const workers = await cliJson<{ pid: number; kind: string }[]>(home, ["worker", "list"]);
       Deno.kill(-first.child.pid, "SIGKILL");
+      for (const w of workers.filter((w) => w.kind === "worker")) Deno.kill(-w.pid, "SIGKILL");
       await first.done;
       const second = spawnCli(home, ["worker", "start", "--count", "1", "--drain"]);
       assert.equal(await second.done, 0, second.output());

@@ -1,6 +1,6 @@
 // Pure parts of the worker runtime: shell argument lists, self-spawn, output tail.
 import assert from "node:assert/strict";
-import { shellInvocation, windowsKillTree } from "../src/worker/shell.ts";
+import { groupMembers, shellInvocation, windowsKillTree } from "../src/worker/shell.ts";
 import { PERMISSION_FLAGS, selfCommand } from "../src/worker/self_command.ts";
 import { TailBuffer } from "../src/worker/runner.ts";
 
@@ -98,4 +98,10 @@ Deno.test("tail buffer keeps the last bytes and marks the cut", () => {
     new TextDecoder().decode(buffer.bytes()),
     "[queuectl: 8 earlier bytes cut; the last 10 are kept]\n89abcdefXY",
   );
+});
+
+Deno.test("shell: group members are read from ps output", () => {
+  const ps = "    1     1\n  200   200\n  201   200\n  305   200\n  306   306\n";
+  assert.deepEqual(groupMembers(ps, 200), [200, 201, 305]);
+  assert.deepEqual(groupMembers("", 200), []);
 });

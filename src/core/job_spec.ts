@@ -16,6 +16,7 @@ export const MAX_COMMAND_BYTES = 131_071;
 export const MAX_ID_LENGTH = 200;
 
 const FIELDS = ["id", "command", "max_retries", "priority", "run_at", "delay", "timeout", "cwd"];
+const FIELD_SET = new Set(FIELDS);
 const ISO_TIME =
   /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/i;
 const encoder = new TextEncoder();
@@ -64,7 +65,7 @@ export function parseJobSpec(
     }
     const spec = input as Record<string, unknown>;
     for (const key of Object.keys(spec)) {
-      if (!FIELDS.includes(key)) {
+      if (!FIELD_SET.has(key)) {
         throw invalid(`Unknown field ${quote(key)}; valid fields: ${FIELDS.join(", ")}`);
       }
     }
@@ -76,7 +77,8 @@ export function parseJobSpec(
     }
     if (command.trim() === "") throw invalid(`${label("command")} must not be empty`);
     if (command.includes("\0")) throw invalid(`${label("command")} must not contain a NUL byte`);
-    const bytes = encoder.encode(command).length;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: short commands need no encoding.
+    const bytes = command.length * 3 <= MAX_COMMAND_BYTES ? 0 : encoder.encode(command).length;
     if (bytes > MAX_COMMAND_BYTES) {
       throw invalid(
         `${label("command")} is ${bytes} bytes long; the limit is ${MAX_COMMAND_BYTES} ` +

@@ -8,7 +8,7 @@
 
 import type { RunResult } from "../core/types.ts";
 import { formatDuration } from "../core/duration.ts";
-import { killTree, shellInvocation } from "./shell.ts";
+import { type JobTree, killTree, shellInvocation } from "./shell.ts";
 
 /** Bytes of stdout and of stderr kept per attempt (the tail). */
 export const OUTPUT_CAP = 1024 * 1024;
@@ -33,7 +33,17 @@ export interface RunSpec {
   cap?: number;
   /** Grace between SIGTERM and SIGKILL (default {@linkcode KILL_GRACE_MS}). */
   graceMs?: number;
+  /**
+   * Unix: the calling worker leads this process group and runs one job at a
+   * time, so the job joins the group (a plain, fast spawn) and its tree is
+   * every member but the worker. Without it, each job gets a group of its own
+   * (`detached`), which costs Deno a fork per job.
+   */
+  sharedGroup?: { pgid: number; worker: number };
 }
+
+/** How long output may stay open after the shell exits before leftovers are killed. */
+const STRAGGLER_MS = 100;
 
 /** Keeps the last `cap` bytes of a stream, counting what it dropped. */
 export class TailBuffer {
@@ -117,29 +127,37 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      detached: Deno.build.os !== "windows",
+      detached: Deno.build.os !== "windows" && !spec.sharedGroup,
       windowsRawArguments: invocation.windowsRawArguments,
     }).spawn();
   } catch (error) {
     return failure(`could not start ${invocation.program}: ${(error as Error).message}`);
   }
   spec.onStart?.(child.pid);
+  const tree: JobTree = Deno.build.os === "windows"
+    ? { kind: "windows", pid: child.pid }
+    : spec.sharedGroup
+    ? { kind: "shared", ...spec.sharedGroup }
+    : { kind: "group", pgid: child.pid };
 
   const cap = spec.cap ?? OUTPUT_CAP;
   const stdout = new TailBuffer(cap);
   const stderr = new TailBuffer(cap);
   const reading = Promise.all([drain(child.stdout, stdout), drain(child.stderr, stderr)]);
 
+  // Every kill is awaited before we return: with a shared group, a late one
+  // would hit the worker's next job.
   let stopReason: string | null = null;
+  let graceDeadline = 0;
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  const kills: Promise<void>[] = [];
   const stop = (reason: string) => {
     if (stopReason !== null) return;
     stopReason = reason;
-    void killTree(child.pid, "SIGTERM");
-    graceTimer = setTimeout(
-      () => void killTree(child.pid, "SIGKILL"),
-      spec.graceMs ?? KILL_GRACE_MS,
-    );
+    const grace = spec.graceMs ?? KILL_GRACE_MS;
+    graceDeadline = performance.now() + grace;
+    kills.push(killTree(tree, "SIGTERM"));
+    graceTimer = setTimeout(() => kills.push(killTree(tree, "SIGKILL")), grace);
   };
   const timeoutTimer = spec.timeout === null ? undefined : setTimeout(
     () => stop(`timed out after ${formatDuration(spec.timeout!)}`),
@@ -152,10 +170,18 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
   const status = await child.status;
   clearTimeout(timeoutTimer);
   spec.signal?.removeEventListener("abort", onAbort);
-  // The job is over when its shell is: whatever it left running in its group goes too.
-  // (A cheap syscall on Unix; on Windows taskkill would cost a process per job.)
-  if (Deno.build.os !== "windows") await killTree(child.pid, "SIGKILL");
+  // The job is over when its shell is. What it left behind and still holds the
+  // output open is part of the job: wait briefly (or out the kill's grace), then kill it.
+  const wait = stopReason === null ? STRAGGLER_MS : Math.max(0, graceDeadline - performance.now());
+  let waitTimer: ReturnType<typeof setTimeout> | undefined;
+  const straggler = await Promise.race([
+    reading.then(() => false),
+    new Promise<boolean>((resolve) => waitTimer = setTimeout(() => resolve(true), wait)),
+  ]);
+  clearTimeout(waitTimer);
   clearTimeout(graceTimer);
+  if (straggler || stopReason !== null) kills.push(killTree(tree, "SIGKILL"));
+  await Promise.all(kills);
   await reading;
 
   let error: string | null = null;

@@ -51,25 +51,66 @@ export function windowsKillTree(pid: number): { program: string; args: string[] 
   return { program: "taskkill", args: ["/T", "/F", "/PID", String(pid)] };
 }
 
-/**
- * Signals a job's whole tree: on Unix its process group (the job runs as a
- * group leader), on Windows `taskkill /T /F`. A tree already gone is fine.
- */
-export async function killTree(
-  pid: number,
-  signal: "SIGTERM" | "SIGKILL",
-  os: Os = Deno.build.os,
-): Promise<void> {
-  if (os === "windows") {
-    const { program, args } = windowsKillTree(pid);
+/** Parses `ps -A -o pid=,pgid=` output into the pids whose group is `pgid`. */
+export function groupMembers(psOutput: string, pgid: number): number[] {
+  return psOutput.split("\n").flatMap((line) => {
+    const [pid, group] = line.trim().split(/\s+/).map(Number);
+    return group === pgid && pid > 0 ? [pid] : [];
+  });
+}
+
+/** The process group of `pid` (Unix), or `null` when it cannot be told. */
+export async function processGroupOf(pid: number): Promise<number | null> {
+  try {
+    const output = await new Deno.Command("ps", {
+      args: ["-o", "pgid=", "-p", String(pid)],
+      stdout: "piped",
+      stderr: "null",
+    })
+      .output();
+    const pgid = Number(new TextDecoder().decode(output.stdout).trim());
+    return output.success && pgid > 0 ? pgid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Where a job's processes live, so its whole tree can be signalled. */
+export type JobTree =
+  /** The job leads its own process group (Unix, per-job group). */
+  | { kind: "group"; pgid: number }
+  /** The job shares its worker's group; every member but the worker is the job's. */
+  | { kind: "shared"; pgid: number; worker: number }
+  /** Windows: the tree under the job's process. */
+  | { kind: "windows"; pid: number };
+
+function signal(pid: number, sig: Deno.Signal): void {
+  try {
+    Deno.kill(pid, sig);
+  } catch {
+    // Gone already.
+  }
+}
+
+/** Signals every process of a job's tree. A tree already gone is fine. */
+export async function killTree(tree: JobTree, sig: "SIGTERM" | "SIGKILL"): Promise<void> {
+  if (tree.kind === "windows") {
+    const { program, args } = windowsKillTree(tree.pid);
     await new Deno.Command(program, { args, stdout: "null", stderr: "null" }).output().catch(
       () => {},
     );
-    return;
-  }
-  try {
-    Deno.kill(-pid, signal);
-  } catch {
-    // The group has no processes left.
+  } else if (tree.kind === "group") {
+    signal(-tree.pgid, sig);
+  } else {
+    const output = await new Deno.Command("ps", {
+      args: ["-A", "-o", "pid=,pgid="],
+      stdout: "piped",
+      stderr: "null",
+    })
+      .output().catch(() => null);
+    if (!output) return;
+    for (const pid of groupMembers(new TextDecoder().decode(output.stdout), tree.pgid)) {
+      if (pid !== tree.worker) signal(pid, sig);
+    }
   }
 }

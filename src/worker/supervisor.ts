@@ -13,7 +13,7 @@
 
 import type { Store } from "../store/store.ts";
 import { describeEvent, type WorkerEvent } from "./events.ts";
-import { killTree } from "./shell.ts";
+import { type JobTree, killTree } from "./shell.ts";
 import { currentSelf, selfCommand, type SelfInfo } from "./self_command.ts";
 
 /** Heartbeat period of the supervisor (it also learns of `worker stop` through it). */
@@ -76,7 +76,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       try {
         slot.child.kill("SIGKILL");
       } catch { /* already gone */ }
-      if (slot.job) await killTree(slot.job.pid, "SIGKILL");
+      await killTree(jobTree(slot), "SIGKILL");
       await store.releaseWorker(slot.workerId, "worker lost (supervisor stopped at once)").catch(
         () => {},
       );
@@ -103,6 +103,9 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       stdout: "piped",
       stderr: "piped",
       env: { NO_COLOR: "1" },
+      // Its own process group: jobs run inside it (see RunSpec.sharedGroup), and
+      // Ctrl-C in the terminal reaches only the supervisor, which decides.
+      detached: Deno.build.os !== "windows",
     }).spawn();
     const slot: Slot = {
       index,
@@ -145,7 +148,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     const clean = status.success && stopping !== null;
     if (clean || stopping === "now") return;
     const reason = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
-    if (slot.job) await killTree(slot.job.pid, "SIGKILL");
+    if (slot.job) await killTree(jobTree(slot), "SIGKILL");
     const outcomes = await store.releaseWorker(slot.workerId, `worker lost (${reason})`).catch(
       () => [],
     );
@@ -245,6 +248,12 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     await store.unregisterWorker(id).catch(() => {});
   }
+}
+
+/** A worker's job tree: on Unix its whole process group (the worker is gone or going). */
+function jobTree(slot: Slot): JobTree {
+  if (Deno.build.os === "windows") return { kind: "windows", pid: slot.job?.pid ?? slot.child.pid };
+  return { kind: "group", pgid: slot.child.pid };
 }
 
 async function readLines(

@@ -12,6 +12,7 @@ import type { Job } from "../core/types.ts";
 import type { Store } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
 import { runCommand } from "./runner.ts";
+import { processGroupOf } from "./shell.ts";
 
 /** Longest gap between heartbeats; shorter when the lease is short. */
 export const HEARTBEAT_MS = 1000;
@@ -39,12 +40,19 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   const { id, store, stop, emit } = options;
   const retry = retrier(emit, stop);
   const config = (await retry(() => store.getConfig())) ?? { ...DEFAULT_CONFIG };
-  const state: WorkerState = { config, current: null };
+  const state: WorkerState = {
+    config,
+    current: null,
+    claiming: 0,
+    claimed: 0,
+    sharedGroup: await ownGroup(),
+  };
   const ticker = startTicker(options, state, retry);
   try {
     while (!stop.aborted) {
       const leaseMs = state.config.leaseTimeout * 1000;
-      const job = await retry(() => store.claim(id, leaseMs));
+      state.claiming++;
+      const job = await retry(() => store.claim(id, leaseMs)).finally(() => state.claimed++);
       if (job === undefined) break; // stopped while the database was away
       if (job === null) {
         await store.waitForChange(state.config.pollInterval * 1000, stop);
@@ -60,8 +68,13 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
 
 interface WorkerState {
   config: Config;
+  /** Set when this worker leads its own process group (see RunSpec.sharedGroup). */
+  sharedGroup?: { pgid: number; worker: number };
   /** The job running now, and how to kill it. */
   current: { id: string; abort: AbortController } | null;
+  /** Claims started and finished: a heartbeat that overlapped one cannot judge held jobs. */
+  claiming: number;
+  claimed: number;
 }
 
 /** Runs one claimed job and settles it. */
@@ -82,6 +95,7 @@ async function runJob(
     shell: state.config.shell,
     env: { QUEUECTL_JOB_ID: job.id, QUEUECTL_ATTEMPT: String(job.attempts) },
     signal: abort.signal,
+    sharedGroup: state.sharedGroup,
     onStart: (pid) =>
       emit({ e: "started", job: job.id, attempt: job.attempts, pid, command: job.command }),
   });
@@ -112,6 +126,13 @@ async function runJob(
   }
 }
 
+/** The worker's own process group, if it leads one (the supervisor starts workers so on Unix). */
+async function ownGroup(): Promise<WorkerState["sharedGroup"]> {
+  if (Deno.build.os === "windows") return undefined;
+  const pgid = await processGroupOf(Deno.pid);
+  return pgid === Deno.pid ? { pgid, worker: Deno.pid } : undefined;
+}
+
 /** Heartbeat, config refresh and lease recovery on one timer. */
 function startTicker(
   options: WorkerOptions,
@@ -126,6 +147,8 @@ function startTicker(
   async function tick(): Promise<void> {
     const leaseMs = state.config.leaseTimeout * 1000;
     const current = state.current;
+    const claimsBefore = state.claiming;
+    const idleBefore = state.claiming === state.claimed;
     const reply = await retry(() =>
       store.heartbeat({
         id,
@@ -141,7 +164,9 @@ function startTicker(
     if (current && state.current === current && !reply.held.includes(current.id)) {
       current.abort.abort();
     }
-    for (const held of reply.held) {
+    const noClaimOverlapped = idleBefore && state.claiming === claimsBefore &&
+      state.claiming === state.claimed;
+    for (const held of noClaimOverlapped ? reply.held : []) {
       // Held but not running: the reply to a claim was lost. Give it back as a failed run.
       if (held !== state.current?.id) {
         await store.fail(held, id, {
