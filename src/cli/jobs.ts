@@ -5,7 +5,7 @@
 
 import { QueueError, quote } from "../core/errors.ts";
 import { formatDuration } from "../core/duration.ts";
-import { attemptToJson, jobToJson } from "../core/format.ts";
+import { attemptToJson, jobToJson, logsToJson } from "../core/format.ts";
 import type { Job } from "../core/types.ts";
 import { jobState, positiveInt } from "./args.ts";
 import { withStore } from "./context.ts";
@@ -120,15 +120,7 @@ export function registerJobs(program: Program): void {
               : `Job ${quote(id)} has no attempt ${options.attempt}`,
           );
         }
-        const decoder = new TextDecoder();
-        if (options.json) {
-          return printJson({
-            id,
-            attempt: logs.attempt,
-            stdout: decoder.decode(logs.stdout),
-            stderr: decoder.decode(logs.stderr),
-          });
-        }
+        if (options.json) return printJson(logsToJson(id, logs));
         // Raw bytes to the matching stream, so `logs id > out.txt` keeps the job's stdout.
         const tty = Deno.stdout.isTerminal();
         if (tty) out(dim(`── attempt ${logs.attempt}: stdout (${logs.stdout.length} bytes) ──`));

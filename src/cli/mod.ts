@@ -11,6 +11,8 @@ import { registerDlq } from "./dlq.ts";
 import { registerConfig } from "./config.ts";
 import { registerStatus } from "./status.ts";
 import { registerWorker } from "./worker.ts";
+import { registerMetrics } from "./metrics.ts";
+import { registerDashboard } from "./dashboard.ts";
 
 /** Commander writes its errors through this: always one line. */
 function oneLine(text: string): string {
@@ -56,5 +58,7 @@ export function buildProgram(): Program {
   registerJobs(program);
   registerDlq(program);
   registerConfig(program);
+  registerMetrics(program);
+  registerDashboard(program);
   return program;
 }

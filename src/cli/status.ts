@@ -4,6 +4,7 @@
  */
 
 import { formatDuration } from "../core/duration.ts";
+import { statusToJson } from "../core/format.ts";
 import { JOB_STATES } from "../core/types.ts";
 import { withStore } from "./context.ts";
 import type { Program } from "./mod.ts";
@@ -26,15 +27,15 @@ export function registerStatus(program: Program): void {
         const live = workers.filter((w) => w.kind === "worker");
         const supervisors = workers.filter((w) => w.kind === "supervisor");
         if (options.json) {
-          return printJson({
-            jobs: counts,
-            total: Object.values(counts).reduce((a, b) => a + b, 0),
-            workers: live.length,
-            supervisors: supervisors.length,
-            busy_workers: live.filter((w) => w.currentJob).length,
-            oldest_pending_seconds: age === null ? null : Math.round(age * 1000) / 1000,
-            database: store.location,
-          });
+          return printJson(
+            statusToJson({
+              counts,
+              workers,
+              oldestPendingAt: oldest,
+              now,
+              database: store.location,
+            }),
+          );
         }
         const width = Math.max(...JOB_STATES.map((s) => s.length)) + 2;
         for (const state of JOB_STATES) {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Attempt, Job, WorkerInfo } from "./types.ts";
+import type { Attempt, AttemptLogs, Job, StateCounts, WorkerInfo } from "./types.ts";
 
 /** ISO-8601 UTC text of a time, or `null`. */
 export function iso(ms: number | null): string | null {
@@ -59,5 +59,46 @@ export function workerToJson(worker: WorkerInfo): Record<string, unknown> {
     started_at: iso(worker.startedAt),
     last_heartbeat: iso(worker.heartbeatAt),
     current_job: worker.currentJob,
+  };
+}
+
+/** What `status` reads from the store. */
+export interface StatusSnapshot {
+  counts: StateCounts;
+  /** Live workers and supervisors. */
+  workers: WorkerInfo[];
+  /** Creation time of the oldest pending job, or `null`. */
+  oldestPendingAt: number | null;
+  /** The time the snapshot describes (ms since epoch). */
+  now: number;
+  /** Where the data is (path or URL without password). */
+  database: string;
+}
+
+/** The JSON shape of `status --json` (and the base of the dashboard's `/api/status`). */
+export function statusToJson(status: StatusSnapshot): Record<string, unknown> {
+  const live = status.workers.filter((worker) => worker.kind === "worker");
+  const age = status.oldestPendingAt === null
+    ? null
+    : Math.max(0, (status.now - status.oldestPendingAt) / 1000);
+  return {
+    jobs: status.counts,
+    total: Object.values(status.counts).reduce((a, b) => a + b, 0),
+    workers: live.length,
+    supervisors: status.workers.length - live.length,
+    busy_workers: live.filter((worker) => worker.currentJob).length,
+    oldest_pending_seconds: age === null ? null : Math.round(age * 1000) / 1000,
+    database: status.database,
+  };
+}
+
+/** The JSON shape of `logs --json`: output decoded as UTF-8 (invalid bytes replaced). */
+export function logsToJson(id: string, logs: AttemptLogs): Record<string, unknown> {
+  const decoder = new TextDecoder();
+  return {
+    id,
+    attempt: logs.attempt,
+    stdout: decoder.decode(logs.stdout),
+    stderr: decoder.decode(logs.stderr),
   };
 }

@@ -9,6 +9,7 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import { dirname } from "node:path";
 import { type Config, configFromRows, type ConfigKey } from "../core/config.ts";
 import { QueueError, quote } from "../core/errors.ts";
+import { type Metrics, nearestRank, PERCENTILES, type RunTotals } from "../core/metrics.ts";
 import { backoffSeconds, canRetry } from "../core/retry.ts";
 import {
   type Attempt,
@@ -23,7 +24,15 @@ import {
   type WorkerInfo,
 } from "../core/types.ts";
 import { SQLITE_MIGRATIONS } from "./sqlite_schema.ts";
-import type { Beat, BeatReply, ListOptions, Store, StoreOptions } from "./store.ts";
+import type {
+  Beat,
+  BeatReply,
+  ListOptions,
+  MetricsOptions,
+  RunTotalsOptions,
+  Store,
+  StoreOptions,
+} from "./store.ts";
 
 /** How long a writer waits for the lock before giving up (ms). */
 const BUSY_TIMEOUT_MS = 60_000;
@@ -163,6 +172,16 @@ export class SqliteStore implements Store {
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw error;
+    }
+  }
+
+  /** Runs `fn` in a read transaction, so its queries see one snapshot. */
+  #read<T>(fn: () => T): T {
+    this.#db.exec("BEGIN");
+    try {
+      return fn();
+    } finally {
+      if (this.#db.isTransaction) this.#db.exec("COMMIT");
     }
   }
 
@@ -423,6 +442,10 @@ export class SqliteStore implements Store {
   }
 
   async counts(): Promise<StateCounts> {
+    return this.#counts();
+  }
+
+  #counts(): StateCounts {
     const counts = Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as StateCounts;
     for (const row of this.#sql("SELECT state, n FROM job_counts").all() as Row[]) {
       counts[row.state as JobState] = row.n as number;
@@ -431,6 +454,10 @@ export class SqliteStore implements Store {
   }
 
   async oldestPending(): Promise<number | null> {
+    return this.#oldestPending();
+  }
+
+  #oldestPending(): number | null {
     const row = this.#sql(
       "SELECT created_at FROM jobs WHERE state = 'pending' ORDER BY seq LIMIT 1",
     ).get() as Row | undefined;
@@ -539,6 +566,106 @@ export class SqliteStore implements Store {
       return found;
     });
     return retried;
+  }
+
+  async metrics(options: MetricsOptions): Promise<Metrics> {
+    const until = this.#now();
+    const since = until - options.windowMs;
+    return this.#read(() => {
+      // Each query walks the attempts_finished index over the window only, so the
+      // cost follows the runs in the window, not the size of the history.
+      const minutes = this.#sql(`
+        SELECT finished_at / 60000 AS minute,
+               sum(CASE WHEN outcome = 'completed' THEN 1 ELSE 0 END) AS completed,
+               sum(CASE WHEN outcome IN ('failed', 'lost') THEN 1 ELSE 0 END) AS failed,
+               sum(CASE WHEN attempt > 1 THEN 1 ELSE 0 END) AS retries,
+               sum(CASE WHEN outcome IN ('completed', 'failed') THEN 1 ELSE 0 END) AS timed,
+               sum(CASE WHEN outcome IN ('completed', 'failed') THEN finished_at - started_at
+                        ELSE 0 END) AS run_ms,
+               max(CASE WHEN outcome IN ('completed', 'failed') THEN finished_at - started_at
+                        END) AS longest
+        FROM attempts
+        WHERE finished_at >= ? AND finished_at <= ?
+        GROUP BY finished_at / 60000
+        ORDER BY minute`).all(since, until) as Row[];
+      const sum = (key: string) => minutes.reduce((total, row) => total + (row[key] as number), 0);
+      const n = sum("timed");
+      let runTimes: Metrics["runTimes"] = null;
+      if (n > 0) {
+        // Nearest rank: one sort of the window's run times, three rows back.
+        const ranks = PERCENTILES.map((p) => nearestRank(p, n));
+        const rows = this.#sql(`
+          SELECT rn, d FROM (
+            SELECT finished_at - started_at AS d,
+                   row_number() OVER (ORDER BY finished_at - started_at) AS rn
+            FROM attempts
+            WHERE finished_at >= ? AND finished_at <= ? AND outcome IN ('completed', 'failed')
+          ) ranked
+          WHERE rn IN (?, ?, ?)`).all(since, until, ...ranks) as Row[];
+        const at = new Map(rows.map((row) => [row.rn as number, row.d as number]));
+        runTimes = {
+          count: n,
+          p50: at.get(ranks[0])!,
+          p95: at.get(ranks[1])!,
+          p99: at.get(ranks[2])!,
+          mean: sum("run_ms") / n,
+          max: Math.max(...minutes.map((row) => (row.longest as number | null) ?? 0)),
+        };
+      }
+      // A job died in the window if its last run failed in the window and it is still dead.
+      const dead = this.#sql(`
+        SELECT count(*) AS n
+        FROM attempts a CROSS JOIN jobs j
+        WHERE a.finished_at >= ? AND a.finished_at <= ? AND a.outcome IN ('failed', 'lost')
+          AND j.seq = a.job_seq AND j.state = 'dead' AND j.runs = a.attempt`)
+        .get(since, until) as Row;
+      return {
+        since,
+        until,
+        counts: this.#counts(),
+        oldestPendingAt: this.#oldestPending(),
+        completed: sum("completed"),
+        failed: sum("failed"),
+        retries: sum("retries"),
+        dead: dead.n as number,
+        perMinute: minutes
+          .filter((row) => (row.completed as number) + (row.failed as number) > 0)
+          .map((row) => ({
+            minute: Math.floor(row.minute as number) * 60_000,
+            completed: row.completed as number,
+            failed: row.failed as number,
+          })),
+        runTimes,
+      };
+    });
+  }
+
+  async runTotals(options: RunTotalsOptions): Promise<RunTotals> {
+    const { from, to, bucketsMs } = options;
+    const buckets = bucketsMs.map((_, i) =>
+      `, sum(CASE WHEN finished_at - started_at <= ? THEN 1 ELSE 0 END) AS b${i}`
+    );
+    const rows = this.#sql(`
+      SELECT outcome, count(*) AS n, sum(finished_at - started_at) AS run_ms ${buckets.join("")}
+      FROM attempts
+      WHERE finished_at >= ? AND finished_at < ?
+      GROUP BY outcome`).all(...bucketsMs, from, to) as Row[];
+    const totals: RunTotals = {
+      byOutcome: { completed: 0, failed: 0, lost: 0, cancelled: 0 },
+      bucketsMs: [...bucketsMs],
+      bucketCounts: bucketsMs.map(() => 0),
+      count: 0,
+      sumMs: 0,
+    };
+    for (const row of rows) {
+      const outcome = row.outcome as keyof RunTotals["byOutcome"];
+      if (outcome in totals.byOutcome) totals.byOutcome[outcome] = row.n as number;
+      if (outcome !== "completed" && outcome !== "failed") continue;
+      totals.count += row.n as number;
+      totals.sumMs += row.run_ms as number;
+      bucketsMs.forEach((_, i) => totals.bucketCounts[i] += row[`b${i}`] as number);
+    }
+    return totals;
   }
 
   async getConfig(): Promise<Config> {

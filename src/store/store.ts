@@ -5,6 +5,7 @@
  */
 
 import type { Config, ConfigKey } from "../core/config.ts";
+import type { Metrics, RunTotals } from "../core/metrics.ts";
 import type {
   Attempt,
   AttemptLogs,
@@ -34,6 +35,22 @@ export interface ListOptions {
   state?: JobState;
   limit?: number;
   offset?: number;
+}
+
+/** Window of {@linkcode Store.metrics}. */
+export interface MetricsOptions {
+  /** Length of the window in ms; it ends at the store's clock now (both ends inclusive). */
+  windowMs: number;
+}
+
+/** Which finished runs {@linkcode Store.runTotals} adds up. */
+export interface RunTotalsOptions {
+  /** Runs that finished at or after this time (ms since epoch)… */
+  from: number;
+  /** …and before this one. */
+  to: number;
+  /** Upper bounds of the run-time histogram in ms, ascending. */
+  bucketsMs: readonly number[];
 }
 
 /** A worker or supervisor reporting that it is alive. */
@@ -98,6 +115,20 @@ export interface Store {
   cancel(id: string): Promise<JobState>;
   /** Moves dead jobs back to pending with attempts = 0; all or nothing. Returns their ids. */
   retryDead(ids: string[] | "all"): Promise<string[]>;
+
+  /**
+   * Figures over the runs that finished in `[now - windowMs, now]`, from the attempts
+   * history by its finish-time index, plus current counts and the oldest
+   * pending job. Percentiles are nearest-rank (core/metrics.ts).
+   */
+  metrics(options: MetricsOptions): Promise<Metrics>;
+  /**
+   * Runs that finished in `[from, to)` by outcome, and a cumulative histogram
+   * of the run times of the completed and failed ones. Served by the same
+   * finish-time index; a caller keeping all-time counters (Prometheus) adds
+   * up successive windows.
+   */
+  runTotals(options: RunTotalsOptions): Promise<RunTotals>;
 
   getConfig(): Promise<Config>;
   /** Stored config values by key (keys never set are absent). */

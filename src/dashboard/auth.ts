@@ -1,0 +1,104 @@
+/**
+ * Who may talk to the dashboard. On a loopback address with no token, any
+ * local program may read, but only requests naming a loopback host (no DNS
+ * rebinding) and, for changes, coming from the dashboard's own page (no
+ * cross-site requests). Anywhere else a token is required on every request:
+ * `Authorization: Bearer <token>` or `?token=<token>`.
+ * @module
+ */
+
+/** Why a request was refused. */
+export interface Refusal {
+  /** 401 without the right token, 403 for a foreign Host or origin. */
+  status: 401 | 403;
+  /** What to tell the client. */
+  error: string;
+}
+
+/** Whether `host` (a name or address, maybe with brackets) only reaches this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return name === "localhost" || name.endsWith(".localhost") || name === "::1" ||
+    /^127(\.\d{1,3}){3}$/.test(name) || name === "0:0:0:0:0:0:0:1";
+}
+
+/** A new random token: 32 characters of base64url (192 bits). */
+export function generateToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
+}
+
+/** Compares two strings in time that does not depend on where they differ. */
+function sameSecret(given: string, expected: string): boolean {
+  const a = new TextEncoder().encode(given);
+  const b = new TextEncoder().encode(expected);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i];
+  return diff === 0;
+}
+
+/** The token a request carries: the `Authorization: Bearer` header, else `?token=`. */
+export function requestToken(request: Request, url: URL): string | null {
+  const header = request.headers.get("authorization");
+  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  if (match) return match[1];
+  return url.searchParams.get("token");
+}
+
+/** Whether a state-changing request comes from a page of this same origin (or no browser). */
+function fromSameOrigin(request: Request, url: URL): string | null {
+  const site = request.headers.get("sec-fetch-site");
+  if (site !== null && site !== "same-origin" && site !== "none") {
+    return `Refused a ${site} request: changes are only accepted from the dashboard's own page`;
+  }
+  const origin = request.headers.get("origin");
+  if (origin !== null) {
+    let originHost: string | null = null;
+    try {
+      originHost = new URL(origin).host;
+    } catch {
+      // "null" or garbage: not our page
+    }
+    if (originHost === null || originHost !== url.host) {
+      return `Refused a request from origin ${
+        JSON.stringify(origin)
+      }: changes are only accepted from the dashboard's own page`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Checks a request against the dashboard's rules; `null` lets it through.
+ * `url` is the request's URL, which the server built from its `Host` header.
+ * `token` is the required token, or `null` when the dashboard is on loopback
+ * without one.
+ */
+export function checkRequest(request: Request, url: URL, token: string | null): Refusal | null {
+  if (token !== null) {
+    const given = requestToken(request, url);
+    if (given === null) {
+      return {
+        status: 401,
+        error: "A token is required: send 'Authorization: Bearer <token>' or add ?token=<token>",
+      };
+    }
+    if (!sameSecret(given, token)) return { status: 401, error: "Wrong token" };
+  } else {
+    // The server builds the request URL from the Host header the client sent.
+    const host = url.host;
+    if (!isLoopbackHost(url.hostname)) {
+      return {
+        status: 403,
+        error: `Host ${
+          JSON.stringify(host)
+        } is not allowed: without a token the dashboard only answers to localhost`,
+      };
+    }
+  }
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    const crossSite = fromSameOrigin(request, url);
+    if (crossSite) return { status: 403, error: crossSite };
+  }
+  return null;
+}

@@ -1,0 +1,15 @@
+/**
+ * The web dashboard: `startDashboard(store, options)` serves the page, the
+ * JSON API under `/api/` and Prometheus text at `/metrics`.
+ * @module
+ */
+
+export {
+  createHandler,
+  type Dashboard,
+  type DashboardOptions,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  startDashboard,
+} from "./server.ts";
+export { checkRequest, generateToken, isLoopbackHost, type Refusal } from "./auth.ts";

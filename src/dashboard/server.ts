@@ -1,0 +1,169 @@
+/**
+ * The dashboard's HTTP server: the page and its assets, the JSON API under
+ * `/api/`, and Prometheus text at `/metrics`, all over one Store. Every
+ * request passes auth.ts first.
+ * @module
+ */
+
+import { QueueError, quote } from "../core/errors.ts";
+import type { Store } from "../store/store.ts";
+import { handleApi, jsonError } from "./api.ts";
+import { APP_JS } from "./app_js.ts";
+import { checkRequest, generateToken, isLoopbackHost } from "./auth.ts";
+import { APP_CSS, ASSET_QUERY, PAGE_HTML } from "./page.ts";
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheus, RunCounters } from "./prometheus.ts";
+
+/** Port the dashboard listens on by default. */
+export const DEFAULT_PORT = 8787;
+/** Address it binds to by default: this machine only. */
+export const DEFAULT_HOST = "127.0.0.1";
+
+/** How to serve the dashboard. */
+export interface DashboardOptions {
+  /** Address to bind; default {@linkcode DEFAULT_HOST}. */
+  host?: string;
+  /** Port; default {@linkcode DEFAULT_PORT}; 0 picks a free one. */
+  port?: number;
+  /**
+   * Token every request must carry. Default: none on a loopback address, a
+   * generated one anywhere else.
+   */
+  token?: string;
+  /** Lag of the Prometheus run counters (ms); tests set 0. */
+  counterLagMs?: number;
+}
+
+/** A running dashboard. */
+export interface Dashboard {
+  /** Where to open it, with `?token=` when one is required. */
+  url: string;
+  /** The address it listens on. */
+  host: string;
+  /** The port it listens on (the chosen one when asked for 0). */
+  port: number;
+  /** The token requests must carry, or `null` when none is required. */
+  token: string | null;
+  /** Stops listening and waits for open requests to finish. */
+  shutdown(): Promise<void>;
+  /** Resolves when the server has stopped. */
+  finished: Promise<void>;
+}
+
+const SECURITY_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; " +
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; " +
+    "frame-ancestors 'none'",
+};
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function text(body: string, type: string, status = 200): Response {
+  return new Response(body, {
+    status,
+    headers: { "content-type": type, "cache-control": "no-store", ...SECURITY_HEADERS },
+  });
+}
+
+/** Builds the request handler for a store; `token: null` means loopback without a token. */
+export function createHandler(
+  store: Store,
+  options: { token: string | null; counterLagMs?: number },
+): (request: Request) => Promise<Response> {
+  const counters = new RunCounters(store, { lagMs: options.counterLagMs });
+  return async (request: Request): Promise<Response> => {
+    const url = new URL(request.url);
+    const refused = checkRequest(request, url, options.token);
+    if (refused) {
+      const headers: HeadersInit = refused.status === 401
+        ? { "www-authenticate": 'Bearer realm="queuectl"' }
+        : {};
+      return jsonError(refused.status, refused.error, headers);
+    }
+    try {
+      if (url.pathname.startsWith("/api/")) {
+        const response = await handleApi(store, request, url);
+        for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+          response.headers.set(name, value);
+        }
+        return response;
+      }
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return jsonError(405, `Use GET for ${url.pathname}`, { allow: "GET" });
+      }
+      switch (url.pathname) {
+        case "/": {
+          const token = url.searchParams.get("token");
+          const query = options.token !== null && token !== null
+            ? `?token=${escapeHtml(encodeURIComponent(token))}`
+            : "";
+          return text(PAGE_HTML.replaceAll(ASSET_QUERY, query), "text/html; charset=utf-8");
+        }
+        case "/app.js":
+          return text(APP_JS, "text/javascript; charset=utf-8");
+        case "/app.css":
+          return text(APP_CSS, "text/css; charset=utf-8");
+        case "/metrics":
+          return text(await renderPrometheus(store, counters), PROMETHEUS_CONTENT_TYPE);
+        default:
+          return jsonError(404, `Nothing at ${quote(url.pathname)}`);
+      }
+    } catch (error) {
+      if (error instanceof QueueError && error.kind === "unavailable") {
+        return jsonError(503, error.message);
+      }
+      console.error(error);
+      return jsonError(500, `Internal error: ${(error as Error).message ?? String(error)}`);
+    }
+  };
+}
+
+/**
+ * Serves the dashboard for `store` until {@linkcode Dashboard.shutdown}.
+ * Off loopback a token is always required (generated when not given).
+ */
+export async function startDashboard(
+  store: Store,
+  options: DashboardOptions = {},
+): Promise<Dashboard> {
+  const host = options.host ?? DEFAULT_HOST;
+  const token = options.token ?? (isLoopbackHost(host) ? null : generateToken());
+  const handler = createHandler(store, { token, counterLagMs: options.counterLagMs });
+  const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: host,
+      port: options.port ?? DEFAULT_PORT,
+      onListen: resolve,
+      onError: (error) => {
+        console.error(error);
+        return jsonError(500, "Internal error");
+      },
+    }, handler);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.AddrInUse
+      ? "the address is already in use"
+      : (error as Error).message;
+    throw new QueueError(
+      "unavailable",
+      `Cannot serve the dashboard on ${host}:${options.port ?? DEFAULT_PORT}: ${reason}`,
+    );
+  }
+  const address = await listening;
+  const shown = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
+  const url = `http://${shown}:${address.port}/` +
+    (token === null ? "" : `?token=${encodeURIComponent(token)}`);
+  return {
+    url,
+    host: address.hostname,
+    port: address.port,
+    token,
+    shutdown: () => server.shutdown(),
+    finished: server.finished,
+  };
+}

@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { checkRequest, generateToken, isLoopbackHost } from "../src/dashboard/mod.ts";
+import { APP_JS } from "../src/dashboard/app_js.ts";
+import { newJob, post, request, withDashboard } from "./dashboard_helpers.ts";
+
+function check(url: string, init: RequestInit = {}, token: string | null = null) {
+  const req = new Request(url, init);
+  return checkRequest(req, new URL(req.url), token);
+}
+
+Deno.test("auth: loopback hosts", () => {
+  for (const host of ["127.0.0.1", "127.3.2.1", "localhost", "LOCALHOST", "::1", "[::1]"]) {
+    assert.ok(isLoopbackHost(host), host);
+  }
+  for (const host of ["0.0.0.0", "::", "192.168.1.5", "10.0.0.1", "example.com", "128.0.0.1"]) {
+    assert.ok(!isLoopbackHost(host), host);
+  }
+});
+
+Deno.test("auth: with a token every request must carry it, as a Bearer header or ?token=", () => {
+  const token = generateToken();
+  assert.match(token, /^[A-Za-z0-9_-]{32}$/);
+  assert.notEqual(generateToken(), token);
+  const url = "http://10.0.0.5:8787/api/status";
+  assert.equal(check(url, {}, token)?.status, 401);
+  assert.match(check(url, {}, token)?.error ?? "", /token is required/);
+  assert.equal(check(url, { headers: { authorization: "Bearer wrong" } }, token)?.status, 401);
+  assert.equal(check(`${url}?token=wrong`, {}, token)?.status, 401);
+  assert.equal(check(`${url}?token=${token}x`, {}, token)?.status, 401);
+  assert.equal(check(url, { headers: { authorization: `Bearer ${token}` } }, token), null);
+  assert.equal(check(`${url}?token=${token}`, {}, token), null);
+  assert.equal(check("http://10.0.0.5:8787/", {}, token)?.status, 401, "the page too");
+  assert.equal(check("http://10.0.0.5:8787/metrics", {}, token)?.status, 401, "and /metrics");
+});
+
+Deno.test("auth: without a token only loopback Host names are answered (no DNS rebinding)", () => {
+  assert.equal(check("http://127.0.0.1:8787/api/status"), null);
+  assert.equal(check("http://localhost:8787/api/status"), null);
+  assert.equal(check("http://[::1]:8787/api/status"), null);
+  const rebound = check("http://attacker.example:8787/api/status");
+  assert.equal(rebound?.status, 403);
+  assert.match(rebound?.error ?? "", /Host "attacker.example:8787" is not allowed/);
+});
+
+Deno.test("auth: changes must come from the dashboard's own origin", () => {
+  const url = "http://127.0.0.1:8787/api/jobs/x/retry";
+  const same = { origin: "http://127.0.0.1:8787", "sec-fetch-site": "same-origin" };
+  assert.equal(check(url, { method: "POST", headers: same }), null);
+  assert.equal(check(url, { method: "POST" }), null, "no browser headers: curl, scripts");
+  const crossSite = check(url, { method: "POST", headers: { "sec-fetch-site": "cross-site" } });
+  assert.equal(crossSite?.status, 403);
+  assert.equal(
+    check(url, { method: "POST", headers: { "sec-fetch-site": "same-site" } })?.status,
+    403,
+  );
+  const foreign = check(url, { method: "POST", headers: { origin: "http://evil.example" } });
+  assert.equal(foreign?.status, 403);
+  assert.match(foreign?.error ?? "", /origin "http:\/\/evil.example"/);
+  assert.equal(check(url, { method: "POST", headers: { origin: "null" } })?.status, 403);
+  assert.equal(
+    check(url, { method: "GET", headers: { "sec-fetch-site": "cross-site" } }),
+    null,
+    "reads are not changes",
+  );
+});
+
+Deno.test("server: a token forced on 127.0.0.1 is required on every request", async () => {
+  const token = "s3cret-token-for-tests";
+  await withDashboard(async ({ store, base, dashboard }) => {
+    await store.enqueue([newJob("j")]);
+    assert.equal(dashboard.token, token);
+    assert.equal(dashboard.url, `${base}/?token=${token}`);
+    for (const path of ["/", "/app.js", "/app.css", "/metrics", "/api/status", "/api/jobs/j"]) {
+      const reply = await request(`${base}${path}`);
+      assert.equal(reply.status, 401, path);
+      assert.match(reply.body.error, /token is required/, path);
+      assert.equal(reply.headers.get("www-authenticate"), 'Bearer realm="queuectl"');
+    }
+    assert.equal((await post(base, "/api/jobs/j/cancel")).status, 401);
+    assert.equal((await store.getJob("j"))?.state, "pending", "refused requests change nothing");
+    const page = await request(`${base}/?token=${token}`);
+    assert.equal(page.status, 200);
+    assert.match(
+      page.body,
+      new RegExp(`src="/app\\.js\\?token=${token}"`),
+      "assets keep the token",
+    );
+    const status = await request(`${base}/api/status`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(status.status, 200);
+    assert.equal(status.body.jobs.pending, 1);
+    const cancel = await request(`${base}/api/jobs/j/cancel?token=${token}`, { method: "POST" });
+    assert.equal(cancel.status, 200);
+    assert.equal((await store.getJob("j"))?.state, "cancelled");
+  }, { token });
+});
+
+Deno.test("server: off loopback a token is generated and required", async () => {
+  await withDashboard(async ({ base, dashboard }) => {
+    assert.match(dashboard.token ?? "", /^[A-Za-z0-9_-]{32}$/);
+    assert.match(dashboard.url, new RegExp(`\\?token=${dashboard.token}$`));
+    assert.equal((await request(`${base}/api/status`)).status, 401);
+    assert.equal((await request(`${base}/api/status?token=${dashboard.token}`)).status, 200);
+  }, { host: "0.0.0.0" });
+});
+
+Deno.test("server: the page and assets carry a strict CSP; the script never parses HTML", async () => {
+  await withDashboard(async ({ base }) => {
+    const page = await request(`${base}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-type") ?? "", /^text\/html/);
+    const csp = page.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.equal(page.headers.get("x-content-type-options"), "nosniff");
+    assert.doesNotMatch(page.body, /\?token=/, "no token, no token in asset URLs");
+    const script = await request(`${base}/app.js`);
+    assert.equal(script.body, APP_JS);
+    for (
+      const sink of ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("]
+    ) {
+      assert.ok(!APP_JS.includes(sink), `app.js uses ${sink}`);
+    }
+    assert.equal((await request(`${base}/`, { method: "POST" })).status, 405);
+  });
+});
+
+/** Sends one raw HTTP/1.1 request, so the Host header is whatever the test says. */
+async function rawGet(port: number, path: string, host: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(
+      new TextEncoder().encode(
+        `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      ),
+    );
+    return await new Response(conn.readable).text();
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+}
+
+Deno.test("server: a rebound host name reaching 127.0.0.1 is refused", async () => {
+  await withDashboard(async ({ dashboard }) => {
+    const evil = await rawGet(dashboard.port, "/api/status", `evil.example:${dashboard.port}`);
+    assert.match(evil, /^HTTP\/1\.1 403/);
+    assert.match(evil, /Host \\"evil.example:\d+\\" is not allowed/);
+    const local = await rawGet(dashboard.port, "/api/status", `localhost:${dashboard.port}`);
+    assert.match(local, /^HTTP\/1\.1 200/);
+  });
+});
