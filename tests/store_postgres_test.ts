@@ -59,6 +59,62 @@ function job(id: string, extra: Partial<NewJob> = {}): NewJob {
   };
 }
 
+/**
+ * A TCP proxy in front of the test server, to take the database away from a
+ * store and bring it back on the same address.
+ */
+class Outage {
+  #listener: Deno.Listener | null = null;
+  #conns = new Set<Deno.Conn>();
+  #target = new URL(url!.replace(/^postgres(ql)?:/, "http:"));
+  port = 0;
+
+  /** The test URL, through this proxy. */
+  get url(): string {
+    const proxied = new URL(url!.replace(/^postgres(ql)?:/, "http:"));
+    proxied.hostname = "127.0.0.1";
+    proxied.port = String(this.port);
+    return proxied.href.replace(/^http:/, "postgres:");
+  }
+
+  /** Starts accepting connections (on the same port as before, if any). */
+  up(): void {
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: this.port });
+    this.port = (this.#listener.addr as Deno.NetAddr).port;
+    void this.#accept(this.#listener);
+  }
+
+  /** Cuts every connection and refuses new ones. */
+  down(): void {
+    this.#listener?.close();
+    this.#listener = null;
+    for (const conn of this.#conns) {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    }
+    this.#conns.clear();
+  }
+
+  async #accept(listener: Deno.Listener): Promise<void> {
+    try {
+      for await (const client of listener) {
+        const server = await Deno.connect({
+          hostname: this.#target.hostname,
+          port: Number(this.#target.port || 5432),
+        });
+        this.#conns.add(client).add(server);
+        client.readable.pipeTo(server.writable).catch(() => {});
+        server.readable.pipeTo(client.writable).catch(() => {});
+      }
+    } catch {
+      // listener closed
+    }
+  }
+}
+
 /** A Deno test against a fresh schema, dropped afterwards. */
 function pgTest(name: string, fn: (schema: string) => Promise<void>) {
   Deno.test({
@@ -308,5 +364,44 @@ pgTest("the claim query walks the claim index", async (schema) => {
     assert.match(plan, /jobs_claim/);
   } finally {
     await store.close();
+  }
+});
+
+pgTest("losing the server gives unavailable, waits time out, and both recover", async (schema) => {
+  const outage = new Outage();
+  outage.up();
+  const store = await open(schema, { worker: true }, outage.url);
+  const other = await open(schema);
+  try {
+    await store.enqueue([job("first")]);
+    outage.down();
+
+    const started = performance.now();
+    await store.waitForChange(300); // neither throws nor hangs without a server
+    assert.ok(performance.now() - started < 10_000);
+    await assert.rejects(store.counts(), (error: unknown) => {
+      assert.ok(error instanceof QueueError, `expected QueueError, got ${error}`);
+      assert.equal(error.kind, "unavailable");
+      assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${outage.port}`));
+      assert.doesNotMatch(error.message, /\n/);
+      return true;
+    });
+    await assert.rejects(store.claim("w", 30_000), QueueError);
+    await store.waitForChange(100);
+
+    outage.up();
+    assert.equal((await store.counts()).pending, 1, "calls work again once the server is back");
+    // Listening again counts as a change: jobs may have been enqueued meanwhile.
+    await store.waitForChange(30_000);
+    const timeout = 30_000;
+    const woke = store.waitForChange(timeout);
+    const waited = performance.now();
+    await other.enqueue([job("after-outage")]);
+    await woke;
+    assert.ok(performance.now() - waited < timeout, "the channel is listened to again");
+    assert.equal((await store.claim("w", 30_000))?.id, "first");
+  } finally {
+    outage.down();
+    await Promise.all([store.close(), other.close()]);
   }
 });
