@@ -191,10 +191,11 @@ pgTest("concurrent claimers in separate processes never get the same job", async
   await store.enqueue(Array.from({ length: total }, (_, i) => job(`job-${i}`)));
   await store.close();
   const claimer = fromFileUrl(new URL("./fixtures/claimer.ts", import.meta.url));
+  const at = String(Date.now() + 3000); // all start claiming together
   const outputs = await Promise.all(
     [1, 2, 3, 4].map((n) =>
       new Deno.Command(Deno.execPath(), {
-        args: ["run", ...PERMISSIONS, claimer, db, `claimer-${n}`],
+        args: ["run", ...PERMISSIONS, claimer, db, `claimer-${n}`, at],
         stdout: "piped",
       }).output()
     ),
