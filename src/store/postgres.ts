@@ -381,10 +381,8 @@ export class PostgresStore implements Store {
     if (jobs.length === 0) return;
     const seen = new Set<string>();
     for (const job of jobs) {
-      const field = ["id", "command", "cwd"].find((key) =>
-        job[key as "id" | "command" | "cwd"].includes("\0")
-      );
-      if (field) {
+      if (job.id.includes("\0") || job.command.includes("\0") || job.cwd.includes("\0")) {
+        const field = job.id.includes("\0") ? "id" : job.command.includes("\0") ? "command" : "cwd";
         const what = quote(job.id);
         throw invalid(
           `Job ${what} has a NUL character in its ${field}; PostgreSQL cannot store it`,
@@ -408,7 +406,8 @@ export class PostgresStore implements Store {
     try {
       await this.#transaction(async (tx) => {
         if (this.#worker) await tx.unsafe("SET LOCAL synchronous_commit = on");
-        // Chunks are pipelined: the next is encoded while the server stores this one.
+        // Chunks are pipelined: each is sent as soon as it is encoded, and the
+        // next is encoded while the server stores it.
         const pending: Promise<Row[]>[] = [];
         for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
           const chunk = jobs.slice(start, start + ENQUEUE_CHUNK).map((job) => [
@@ -420,7 +419,10 @@ export class PostgresStore implements Store {
             job.cwd,
             job.runAt,
           ]);
-          pending.push(query(tx, insert, [now, JSON.stringify(chunk)]));
+          const inserted = query(tx, insert, [now, JSON.stringify(chunk)]);
+          inserted.catch(() => {}); // starts it; Promise.all below reports the error
+          pending.push(inserted);
+          await new Promise((resolve) => setTimeout(resolve, 0)); // let the socket write it
         }
         await Promise.all(pending);
       });
