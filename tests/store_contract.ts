@@ -402,6 +402,17 @@ export function storeContract(
     assert.deepEqual(await store.listWorkers(), []);
   });
 
+  test("waitForChange returns after its timeout, or at once on abort", async (store) => {
+    const started = performance.now();
+    await store.waitForChange(80);
+    assert.ok(performance.now() - started >= 70, "nothing changed, so it waited");
+    const controller = new AbortController();
+    const waiting = store.waitForChange(60_000, controller.signal);
+    controller.abort();
+    await waiting;
+    await store.waitForChange(60_000, controller.signal); // already aborted: returns at once
+  });
+
   test("logs of an unknown job and of a job never run", async (store, clock) => {
     await rejectsWith(store.logs("missing"), "not_found", /"missing"/);
     await store.enqueue([job("never", clock)]);
