@@ -165,7 +165,6 @@ Deno.test("postgres url: schema is taken out of the URL and the password out of 
 
 Deno.test({
   name: "postgres: an unreachable server is one clear line, kind unavailable, no password",
-  ignore: !url,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -405,4 +404,16 @@ pgTest("losing the server gives unavailable, waits time out, and both recover", 
     outage.down();
     await Promise.all([store.close(), other.close()]);
   }
+});
+
+pgTest("a schema migrated by a newer queuectl is refused with a clear line", async (schema) => {
+  const store = await open(schema);
+  await store.close();
+  await admin((sql) => sql.unsafe(`UPDATE "${schema}".schema_version SET version = 999`));
+  await assert.rejects(open(schema), (error: unknown) => {
+    assert.ok(error instanceof QueueError, `expected QueueError, got ${error}`);
+    assert.equal(error.kind, "unavailable");
+    assert.match(error.message, /schema version 999, newer than this queuectl knows/);
+    return true;
+  });
 });
