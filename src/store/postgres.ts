@@ -27,12 +27,21 @@ import { POSTGRES_MIGRATIONS } from "./postgres_schema.ts";
 import { parsePostgresUrl, type PostgresTarget } from "./postgres_url.ts";
 import type { Beat, BeatReply, ListOptions, Store, StoreOptions } from "./store.ts";
 
-/** Connections in the pool (the LISTEN connection is extra). */
-const POOL_SIZE = 3;
+/** A worker's pool: its claim loop, its heartbeat and paired reads run at once. */
+const WORKER_POOL_SIZE = 3;
+/**
+ * Other stores (CLI commands, the dashboard) pipeline on one connection: a
+ * second one costs more to open than it saves. The LISTEN connection is extra.
+ */
+const POOL_SIZE = 1;
 /** Seconds to wait for the server to accept a connection. */
 const CONNECT_TIMEOUT_S = 10;
-/** Seconds `close()` lets running queries finish before cutting them off. */
-const CLOSE_TIMEOUT_S = 1;
+/**
+ * Seconds `close()` lets running queries finish. Callers close when their
+ * calls are done, and waiting for the server to close idle sockets costs a
+ * CLI command about 50 ms, so close cuts at once.
+ */
+const CLOSE_TIMEOUT_S = 0;
 /** How long a replaced pool keeps serving its running queries before it is cut off (ms). */
 const RETIRE_GRACE_MS = 5_000;
 /** Jobs per INSERT statement in a batch enqueue. */
@@ -219,7 +228,7 @@ export class PostgresStore implements Store {
     this.#clock = options.clock ?? null;
     this.#worker = options.worker ?? false;
     this.#options = {
-      max: POOL_SIZE,
+      max: this.#worker ? WORKER_POOL_SIZE : POOL_SIZE,
       prepare: true,
       // Parameters and results avoid array types, so the driver needs no type lookup per connection.
       fetch_types: false,
