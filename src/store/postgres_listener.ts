@@ -2,8 +2,8 @@
  * LISTEN on the queue's channel over a dedicated connection, so an idle
  * worker wakes as soon as a job becomes runnable. Losing that connection
  * never throws: waits fall back to their timeout, and the channel is listened
- * to again (with backoff) while someone waits; a successful re-listen counts
- * as a change, since notifications may have been missed meanwhile.
+ * to again (with backoff) while someone waits; a LISTEN that succeeds after a
+ * failure counts as a change, since notifications may have been missed meanwhile.
  * @module
  */
 
@@ -26,7 +26,7 @@ export class ChangeListener {
   #conn: postgres.Sql | null = null;
   #attempt: Promise<boolean> | null = null;
   #listening = false;
-  /** The connection dropped after listening: changes may have been missed. */
+  /** A connection failed or dropped since the last successful LISTEN: changes may have been missed. */
   #lost = false;
   #version = 0;
   #waiters = new Set<() => void>();
@@ -43,11 +43,6 @@ export class ChangeListener {
   /** Grows by one on every notification (and after re-listening); compare to detect changes. */
   get version(): number {
     return this.#version;
-  }
-
-  /** Whether the channel is being listened to right now. */
-  get listening(): boolean {
-    return this.#listening;
   }
 
   /** Starts listening unless already; resolves whether it now listens. Never rejects. */
@@ -71,6 +66,7 @@ export class ChangeListener {
     this.#conn = conn;
     // A query sent while the socket dies may never settle; ending the connection rejects it.
     const timer = setTimeout(() => void conn.end({ timeout: 0 }), LISTEN_TIMEOUT_MS);
+    Deno.unrefTimer(timer);
     const channel = `"${this.#channel.replaceAll('"', '""')}"`;
     const attempt = conn.unsafe(`LISTEN ${channel}`).then(
       () => {
@@ -136,10 +132,8 @@ export class ChangeListener {
     if (this.#conn !== conn) return;
     this.#conn = null;
     void conn.end({ timeout: 0 }).catch(() => {});
-    if (this.#listening) {
-      this.#listening = false;
-      this.#lost = true;
-    }
+    this.#listening = false;
+    this.#lost = true;
     if (this.#closed || this.#retryTimer !== undefined) return;
     const timer = setTimeout(() => {
       this.#retryTimer = undefined;
