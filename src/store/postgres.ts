@@ -154,6 +154,13 @@ function isPostgresError(error: unknown): error is postgres.PostgresError {
   return error instanceof Error && error.name === "PostgresError";
 }
 
+/**
+ * Deadlock and serialization failure: the server rolled the transaction back,
+ * so running it again is safe. (Two enqueues in one counter shard that insert
+ * the same id can deadlock; run again, one of them reports the conflict.)
+ */
+const ROLLED_BACK = ["40P01", "40001"];
+
 /** Error classes that mean the database cannot be used right now (not a bad statement). */
 const UNAVAILABLE_CLASSES = ["08", "28", "3D", "53", "57"];
 
@@ -302,27 +309,24 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Runs `fn` on the pool. A connection failure replaces the pool (a query
-   * caught on a dying socket may otherwise never settle), is retried once when
-   * `retry` allows, and surfaces as an `unavailable` QueueError.
+   * Runs `fn` on the pool. A deadlock or serialization failure (the server
+   * rolled the work back) is run again once. A connection failure replaces
+   * the pool (a query caught on a dying socket may otherwise never settle), is
+   * retried once when `retry` allows, and surfaces as an `unavailable` QueueError.
    */
   async #run<T>(retry: Retry, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-    const sql = this.#sql;
-    try {
-      return await fn(sql);
-    } catch (error) {
-      if (!isConnectionError(error)) throw this.#statementError(error);
-      this.#replace(sql);
-      if (!worthRetrying(error) || (retry === "safe" && !didNotRun(error))) {
-        throw this.#unavailable(error);
-      }
-      const again = this.#sql;
+    for (let attempt = 1;; attempt++) {
+      const sql = this.#sql;
       try {
-        return await fn(again);
+        return await fn(sql);
       } catch (error) {
+        const last = attempt > 1;
+        if (!last && ROLLED_BACK.includes(errorCode(error))) continue;
         if (!isConnectionError(error)) throw this.#statementError(error);
-        this.#replace(again);
-        throw this.#unavailable(error);
+        this.#replace(sql);
+        if (last || !worthRetrying(error) || (retry === "safe" && !didNotRun(error))) {
+          throw this.#unavailable(error);
+        }
       }
     }
   }
