@@ -417,3 +417,28 @@ pgTest("a schema migrated by a newer queuectl is refused with a clear line", asy
     return true;
   });
 });
+
+Deno.test({
+  name: "postgres: a missing database or a refused setting is unavailable, not a driver error",
+  ignore: !url,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const base = new URL(url!.replace(/^postgres(ql)?:/, "http:"));
+    base.pathname = "/queuectl_no_such_database";
+    const missing = base.href.replace(/^http:/, "postgres:");
+    for (
+      const [target, pattern] of [[missing, /does not exist/], [
+        withSchema(url!, "x") + "&no_such_setting=1",
+        /no_such_setting/,
+      ]] as const
+    ) {
+      await assert.rejects(openPostgresStore(target), (error: unknown) => {
+        assert.ok(error instanceof QueueError, `expected QueueError, got ${error}`);
+        assert.equal(error.kind, "unavailable");
+        assert.match(error.message, pattern);
+        return true;
+      });
+    }
+  },
+});

@@ -168,7 +168,11 @@ const UNAVAILABLE_CLASSES = ["08", "28", "3D", "53", "57"];
 function isConnectionError(error: unknown): boolean {
   if (error instanceof QueueError || !(error instanceof Error)) return false;
   const code = errorCode(error);
-  if (isPostgresError(error)) return UNAVAILABLE_CLASSES.includes(code.slice(0, 2));
+  if (isPostgresError(error)) {
+    // FATAL ends the session: e.g. a bad setting in the URL refused at connect.
+    return error.severity === "FATAL" || error.severity === "PANIC" ||
+      UNAVAILABLE_CLASSES.includes(code.slice(0, 2));
+  }
   return /^(E[A-Z]+|CONNECT(ION)?_[A-Z_]+|SASL_[A-Z_]+|AUTH_[A-Z_]+)$/.test(code);
 }
 
