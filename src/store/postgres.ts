@@ -420,23 +420,31 @@ export class PostgresStore implements Store {
       SELECT v ->> 0, v ->> 1, 'pending', (v ->> 2)::integer, (v ->> 3)::integer,
              (v ->> 4)::double precision, v ->> 5, (v ->> 6)::bigint, ${NOW}, ${NOW}
       FROM jsonb_array_elements($2::text::jsonb) AS v`;
+    const encode = (start: number) =>
+      JSON.stringify(
+        jobs.slice(start, start + ENQUEUE_CHUNK).map((job) => [
+          job.id,
+          job.command,
+          job.priority,
+          job.maxRetries,
+          job.timeout,
+          job.cwd,
+          job.runAt,
+        ]),
+      );
     try {
+      if (jobs.length <= ENQUEUE_CHUNK && !this.#worker) {
+        // One statement is atomic by itself: no BEGIN/COMMIT round trips.
+        await this.#run("safe", (sql) => query(sql, insert, [now, encode(0)]));
+        return;
+      }
       await this.#transaction(async (tx) => {
         if (this.#worker) await tx.unsafe("SET LOCAL synchronous_commit = on");
         // Chunks are pipelined: each is sent as soon as it is encoded, and the
         // next is encoded while the server stores it.
         const pending: Promise<Row[]>[] = [];
         for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
-          const chunk = jobs.slice(start, start + ENQUEUE_CHUNK).map((job) => [
-            job.id,
-            job.command,
-            job.priority,
-            job.maxRetries,
-            job.timeout,
-            job.cwd,
-            job.runAt,
-          ]);
-          const inserted = query(tx, insert, [now, JSON.stringify(chunk)]);
+          const inserted = query(tx, insert, [now, encode(start)]);
           inserted.catch(() => {}); // starts it; Promise.all below reports the error
           pending.push(inserted);
           await new Promise((resolve) => setTimeout(resolve, 0)); // let the socket write it
