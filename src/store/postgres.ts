@@ -263,6 +263,11 @@ export class PostgresStore implements Store {
     return postgres(this.#target.url, this.#options) as unknown as postgres.Sql;
   }
 
+  /** The location quoted in full for messages (a long URL cut short would not name the queue). */
+  get #where(): string {
+    return JSON.stringify(this.location);
+  }
+
   /** The test clock's reading, or `null` for the database clock. */
   #now(): number | null {
     return this.#clock ? this.#clock() : null;
@@ -301,7 +306,7 @@ export class PostgresStore implements Store {
       if (current > POSTGRES_MIGRATIONS.length) {
         throw new QueueError(
           "unavailable",
-          `Database ${quote(this.location)} has schema version ${current}, newer than this ` +
+          `Database ${this.#where} has schema version ${current}, newer than this ` +
             `queuectl knows (${POSTGRES_MIGRATIONS.length}); upgrade queuectl`,
         );
       }
@@ -385,7 +390,7 @@ export class PostgresStore implements Store {
     const why = reason(error).replace(/\s+/g, " ").trim();
     return new QueueError(
       "unavailable",
-      `Cannot use PostgreSQL database ${quote(this.location)}: ${why}`,
+      `Cannot use PostgreSQL database ${this.#where}: ${why}`,
     );
   }
 
