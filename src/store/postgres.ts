@@ -424,7 +424,7 @@ export class PostgresStore implements Store {
                         created_at, updated_at)
       SELECT v ->> 0, v ->> 1, 'pending', (v ->> 2)::integer, (v ->> 3)::integer,
              (v ->> 4)::double precision, v ->> 5, (v ->> 6)::bigint, ${NOW}, ${NOW}
-      FROM jsonb_array_elements($2::text::jsonb) AS v`;
+      FROM json_array_elements($2::text::json) AS v`;
     const encode = (start: number) =>
       JSON.stringify(
         jobs.slice(start, start + ENQUEUE_CHUNK).map((job) => [
@@ -465,7 +465,7 @@ export class PostgresStore implements Store {
           query(
             sql,
             `SELECT id FROM jobs
-             WHERE id IN (SELECT jsonb_array_elements_text($1::text::jsonb)) LIMIT 1`,
+             WHERE id IN (SELECT json_array_elements_text($1::text::json)) LIMIT 1`,
             [JSON.stringify(ids)],
           ),
       );
@@ -560,7 +560,7 @@ export class PostgresStore implements Store {
         sql,
         `
       WITH input AS (
-        SELECT * FROM jsonb_to_recordset($2::text::jsonb)
+        SELECT * FROM json_to_recordset($2::text::json)
           AS input (seq bigint, runs integer, retry boolean, backoff bigint)
       ), failed AS (
         UPDATE jobs AS j
@@ -893,7 +893,7 @@ export class PostgresStore implements Store {
       const rows = await query(
         tx,
         `SELECT seq, id, state FROM jobs
-         WHERE id IN (SELECT jsonb_array_elements_text($1::text::jsonb)) ORDER BY seq FOR UPDATE`,
+         WHERE id IN (SELECT json_array_elements_text($1::text::json)) ORDER BY seq FOR UPDATE`,
         [JSON.stringify(wanted)],
       );
       const byId = new Map(rows.map((row) => [row.id as string, row]));
@@ -909,7 +909,7 @@ export class PostgresStore implements Store {
       }
       await query(
         tx,
-        `${reset} WHERE seq IN (SELECT value::bigint FROM jsonb_array_elements_text($2::text::jsonb))`,
+        `${reset} WHERE seq IN (SELECT value::bigint FROM json_array_elements_text($2::text::json))`,
         [now, JSON.stringify(rows.map((row) => row.seq))],
       );
       return wanted;
