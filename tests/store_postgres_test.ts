@@ -442,3 +442,10 @@ Deno.test({
     }
   },
 });
+
+pgTest("a closed store refuses calls instead of reconnecting", async (schema) => {
+  const store = await open(schema);
+  await store.close();
+  await assert.rejects(store.counts(), /is closed/);
+  await store.close(); // closing twice is harmless
+});

@@ -232,6 +232,7 @@ export class PostgresStore implements Store {
   #listener: ChangeListener;
   /** Listener version when the last claim started: a change after it wakes `waitForChange`. */
   #seen = 0;
+  #closed = false;
 
   constructor(target: PostgresTarget, options: StoreOptions = {}) {
     this.#target = target;
@@ -324,6 +325,8 @@ export class PostgresStore implements Store {
    * retried once when `retry` allows, and surfaces as an `unavailable` QueueError.
    */
   async #run<T>(retry: Retry, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+    // A call after close() must not open a fresh pool that nobody ends.
+    if (this.#closed) throw new Error(`PostgreSQL store ${this.#where} is closed`);
     for (let attempt = 1;; attempt++) {
       const sql = this.#sql;
       try {
@@ -332,6 +335,7 @@ export class PostgresStore implements Store {
         const last = attempt > 1;
         if (!last && ROLLED_BACK.includes(errorCode(error))) continue;
         if (!isConnectionError(error)) throw this.#statementError(error);
+        if (this.#closed) throw this.#unavailable(error); // closed while it ran
         this.#replace(sql);
         if (last || !worthRetrying(error) || (retry === "safe" && !didNotRun(error))) {
           throw this.#unavailable(error);
@@ -944,6 +948,7 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await Promise.all([
       this.#listener.close(),
       this.#sql.end({ timeout: CLOSE_TIMEOUT_S }),
