@@ -135,6 +135,78 @@ export function storeContract(
     assert.equal((await store.counts()).pending, 1);
   });
 
+  test("a batch that repeats an id is rejected whole, naming the id", async (store, clock) => {
+    await rejectsWith(
+      store.enqueue([job("twice", clock), job("once", clock), job("twice", clock)]),
+      "conflict",
+      /"twice"/,
+    );
+    assert.equal(await store.getJob("once"), null);
+    assert.equal((await store.counts()).pending, 0);
+    await store.enqueue([]);
+    assert.equal((await store.counts()).pending, 0, "an empty batch stores nothing");
+  });
+
+  test("every job field round trips exactly", async (store, clock) => {
+    const odd: NewJob = {
+      id: "odd id/ü-\u{1F600}",
+      command: `printf '%s\\n' "a\tb" \\ 'quote"s' \u00e9\n# second line`,
+      maxRetries: 1_000_000,
+      priority: -(2 ** 31),
+      runAt: clock.ms - 1234,
+      timeout: 1.5,
+      cwd: "C:\\Users\\ünï côdé",
+    };
+    await store.enqueue([odd, job("plain", clock, { priority: 2 ** 31 - 1, timeout: null })]);
+    const stored = await store.getJob(odd.id);
+    assert.ok(stored);
+    const { id, command, maxRetries, priority, runAt, timeout, cwd } = stored;
+    assert.deepEqual({ id, command, maxRetries, priority, runAt, timeout, cwd }, odd);
+    assert.equal(stored.createdAt, clock.ms);
+    assert.equal(stored.updatedAt, clock.ms);
+    assert.equal(stored.attempts, 0);
+    assert.equal(stored.startedAt, null);
+    assert.equal(stored.leaseUntil, null);
+    const plain = await store.getJob("plain");
+    assert.equal(plain?.priority, 2 ** 31 - 1);
+    assert.equal(plain?.timeout, null);
+    const claimed = await store.claim("w", LEASE);
+    assert.equal(claimed?.id, "plain", "highest priority first");
+    assert.equal(claimed?.leaseUntil, clock.ms + LEASE);
+    assert.equal(claimed?.startedAt, clock.ms);
+  });
+
+  test("logs keep each attempt's output, binary included", async (store, clock) => {
+    await store.enqueue([job("out", clock, { maxRetries: 1 })]);
+    const binary = new Uint8Array([0, 255, 10, 13, 0x80]);
+    await store.claim("w", LEASE);
+    await store.fail("out", "w", {
+      ...exit3,
+      stdout: binary,
+      stderr: new TextEncoder().encode("e"),
+    });
+    clock.advance(60);
+    await store.claim("w", LEASE);
+    await store.complete("out", "w", ok);
+    const first = await store.logs("out", 1);
+    assert.equal(first?.attempt, 1);
+    assert.deepEqual([...first!.stdout], [...binary]);
+    assert.equal(new TextDecoder().decode(first!.stderr), "e");
+    const last = await store.logs("out");
+    assert.equal(last?.attempt, 2);
+    assert.equal(new TextDecoder().decode(last!.stdout), "hi\n");
+    assert.equal(last?.stderr.length, 0);
+    assert.equal(await store.logs("out", 3), null, "an attempt that never ran");
+    const attempts = await store.attempts("out");
+    assert.deepEqual(attempts.map((a) => [a.attempt, a.outcome, a.stdoutBytes, a.stderrBytes]), [
+      [1, "failed", 5, 1],
+      [2, "completed", 3, 0],
+    ]);
+    assert.equal(attempts[0].exitCode, 3);
+    assert.equal(attempts[0].error, "exit code 3");
+    assert.equal(attempts[0].worker, "w");
+  });
+
   test(
     "failures back off, then the job is dead; dlq retry resets attempts",
     async (store, clock) => {
@@ -491,6 +563,17 @@ export function storeContract(
     const all = await store.runTotals({ from: 0, to: clock.ms + 1, bucketsMs: [] });
     assert.equal(all.byOutcome.completed, 3);
     assert.equal(all.count, 4);
+  });
+
+  test("waitForChange returns after its timeout, or at once on abort", async (store) => {
+    const started = performance.now();
+    await store.waitForChange(80);
+    assert.ok(performance.now() - started >= 70, "nothing changed, so it waited");
+    const controller = new AbortController();
+    const waiting = store.waitForChange(60_000, controller.signal);
+    controller.abort();
+    await waiting;
+    await store.waitForChange(60_000, controller.signal); // already aborted: returns at once
   });
 
   test("logs of an unknown job and of a job never run", async (store, clock) => {

@@ -33,10 +33,11 @@ Deno.test("sqlite: concurrent claimers in separate processes never get the same 
     );
     await store.close();
     const claimer = fromFileUrl(new URL("./fixtures/claimer.ts", import.meta.url));
+    const at = String(Date.now() + 2000); // all start claiming together
     const outputs = await Promise.all(
       [1, 2, 3, 4].map((n) =>
         new Deno.Command(Deno.execPath(), {
-          args: ["run", "--allow-read", "--allow-write", claimer, db, `claimer-${n}`],
+          args: ["run", "--allow-read", "--allow-write", claimer, db, `claimer-${n}`, at],
           stdout: "piped",
         }).output()
       ),

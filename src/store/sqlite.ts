@@ -86,6 +86,16 @@ function notFound(id: string): QueueError {
   return new QueueError("not_found", `No job with id ${quote(id)}`);
 }
 
+/** The first id that occurs twice in a batch, if any. */
+function repeatedId(jobs: NewJob[]): string | undefined {
+  const seen = new Set<string>();
+  for (const job of jobs) {
+    if (seen.has(job.id)) return job.id;
+    seen.add(job.id);
+  }
+  return undefined;
+}
+
 /** Creates the file user-only before SQLite opens it (its WAL files copy the mode). */
 function prepareFile(path: string): void {
   if (path === ":memory:") return;
@@ -216,6 +226,14 @@ export class SqliteStore implements Store {
             insert.run(now, now, text);
           } catch (error) {
             if (!/UNIQUE constraint failed/.test((error as Error).message)) throw error;
+            const repeated = repeatedId(jobs);
+            if (repeated !== undefined) {
+              const id = quote(repeated);
+              throw new QueueError(
+                "conflict",
+                `A job with id ${id} appears twice in the batch; nothing was enqueued`,
+              );
+            }
             const taken = this.#sql(
               "SELECT id FROM jobs WHERE id IN (SELECT value ->> 0 FROM json_each(?)) LIMIT 1",
             ).get(text) as Row | undefined;

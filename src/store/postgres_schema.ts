@@ -1,0 +1,126 @@
+/**
+ * Numbered migrations of the PostgreSQL schema. They run inside the queue's
+ * own schema (the connection's `search_path`), under an advisory lock, and
+ * `schema_version` records how many have run. Never edit a released
+ * migration: append a new one.
+ * @module
+ */
+
+import { CHANNEL_PREFIX } from "./postgres_url.ts";
+
+/** Shards of the per-state counters: each connection adds to the row of its own shard. */
+export const COUNT_SHARDS = 16;
+
+/** Migrations in order; index 0 is migration 1. */
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE jobs (
+    seq          bigserial PRIMARY KEY,
+    id           text NOT NULL UNIQUE,
+    command      text NOT NULL,
+    state        text NOT NULL CHECK (state IN
+                   ('pending', 'processing', 'completed', 'failed', 'dead', 'cancelled')),
+    priority     integer NOT NULL,
+    max_retries  integer NOT NULL,
+    timeout      double precision,
+    cwd          text NOT NULL,
+    attempts     integer NOT NULL DEFAULT 0,
+    runs         integer NOT NULL DEFAULT 0,
+    run_at       bigint NOT NULL,
+    created_at   bigint NOT NULL,
+    updated_at   bigint NOT NULL,
+    started_at   bigint,
+    finished_at  bigint,
+    exit_code    integer,
+    last_error   text,
+    worker       text,
+    lease_until  bigint
+  );
+  -- The claim query walks this index in order and stops at the first due job.
+  CREATE INDEX jobs_claim ON jobs (priority DESC, run_at, seq) WHERE state IN ('pending', 'failed');
+  CREATE INDEX jobs_state ON jobs (state, seq);
+  CREATE INDEX jobs_lease ON jobs (lease_until) WHERE state = 'processing';
+  CREATE INDEX jobs_worker ON jobs (worker) WHERE state = 'processing';
+
+  -- No foreign key to jobs: runs are only ever added by claim, which holds the job row.
+  CREATE TABLE attempts (
+    job_seq      bigint NOT NULL,
+    attempt      integer NOT NULL,
+    worker       text,
+    started_at   bigint NOT NULL,
+    finished_at  bigint,
+    outcome      text NOT NULL,
+    exit_code    integer,
+    error        text,
+    stdout       bytea,
+    stderr       bytea,
+    PRIMARY KEY (job_seq, attempt)
+  );
+  CREATE INDEX attempts_finished ON attempts (finished_at) WHERE finished_at IS NOT NULL;
+
+  -- Per-state counts kept by statement-level triggers, so status costs the same
+  -- at any table size. Each connection adds its deltas to its own shard row
+  -- (backend pid modulo ${COUNT_SHARDS}), so concurrent workers rarely wait on
+  -- each other's counter rows; rows are locked in state order, so they cannot deadlock.
+  -- The same triggers NOTIFY the queue's channel when a job becomes runnable
+  -- (enqueue, retry after a failure, dlq retry), which wakes idle workers.
+  CREATE TABLE job_counts (
+    state  text NOT NULL,
+    shard  integer NOT NULL,
+    n      bigint NOT NULL,
+    PRIMARY KEY (state, shard)
+  );
+  CREATE FUNCTION jobs_changed() RETURNS trigger
+  LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+  BEGIN
+    IF TG_OP = 'DELETE' THEN
+      INSERT INTO job_counts AS c (state, shard, n)
+      SELECT state, pg_backend_pid() % ${COUNT_SHARDS}, -count(*) FROM old_rows
+      GROUP BY state ORDER BY state
+      ON CONFLICT (state, shard) DO UPDATE SET n = c.n + excluded.n;
+      RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+      INSERT INTO job_counts AS c (state, shard, n)
+      SELECT state, pg_backend_pid() % ${COUNT_SHARDS}, count(*) FROM new_rows
+      GROUP BY state ORDER BY state
+      ON CONFLICT (state, shard) DO UPDATE SET n = c.n + excluded.n;
+    ELSE
+      INSERT INTO job_counts AS c (state, shard, n)
+      SELECT state, pg_backend_pid() % ${COUNT_SHARDS}, sum(delta) FROM (
+        SELECT state, -1 AS delta FROM old_rows
+        UNION ALL
+        SELECT state, 1 AS delta FROM new_rows
+      ) AS changes
+      GROUP BY state HAVING sum(delta) <> 0 ORDER BY state
+      ON CONFLICT (state, shard) DO UPDATE SET n = c.n + excluded.n;
+    END IF;
+    IF EXISTS (SELECT 1 FROM new_rows WHERE state IN ('pending', 'failed')) THEN
+      PERFORM pg_notify('${CHANNEL_PREFIX}' || TG_TABLE_SCHEMA, '');
+    END IF;
+    RETURN NULL;
+  END
+  $$;
+  CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobs_changed();
+  CREATE TRIGGER jobs_count_update AFTER UPDATE ON jobs
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION jobs_changed();
+  CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION jobs_changed();
+
+  CREATE TABLE workers (
+    id              text PRIMARY KEY,
+    kind            text NOT NULL,
+    host            text NOT NULL,
+    pid             integer NOT NULL,
+    supervisor      text,
+    started_at      bigint NOT NULL,
+    heartbeat_at    bigint NOT NULL,
+    current_job     text,
+    stop_requested  boolean NOT NULL DEFAULT false
+  );
+
+  CREATE TABLE config (key text PRIMARY KEY, value text NOT NULL);
+  `,
+];
