@@ -9,17 +9,23 @@ import assert from "node:assert/strict";
 import {
   cleanupStack,
   cli,
+  cliJson,
   killGroup,
   killMatching,
   ndjson,
+  processesMatching,
   query,
   type Running,
+  seededRandom,
   spawnCli,
   tempHome,
+  waitFor,
   within,
 } from "./helpers.ts";
 
 const STRESS = Deno.env.get("QUEUECTL_STRESS") === "1";
+/** Seed of the random choices (job lengths, victims, inputs); set QUEUECTL_SEED to replay a run. */
+const SEED = Number(Deno.env.get("QUEUECTL_SEED") ?? Math.floor(Math.random() * 2 ** 31));
 const opts = { sanitizeResources: false, sanitizeOps: false };
 type Cleanup = ReturnType<typeof cleanupStack>;
 
@@ -42,6 +48,29 @@ function supervisor(home: string, args: string[], cleanup: Cleanup): Running {
     await run.done;
   });
   return run;
+}
+
+async function config(home: string, key: string, value: string): Promise<void> {
+  const result = await cli(home, ["config", "set", key, value]);
+  assert.equal(result.code, 0, result.stderr);
+}
+
+interface WorkerJson {
+  id: string;
+  kind: "worker" | "supervisor";
+  pid: number;
+  supervisor: string | null;
+  current_job: string | null;
+}
+
+interface StatusJson {
+  jobs: Record<string, number>;
+  total: number;
+}
+
+/** Jobs not yet in a final state (pending, processing or waiting to retry). */
+function unfinished(status: StatusJson): number {
+  return status.jobs.pending + status.jobs.processing + status.jobs.failed;
 }
 
 /** Lines of a file the jobs append to (each `echo` is one atomic write). */
@@ -96,6 +125,125 @@ Deno.test({
         assert.match(run.output(), /completed once-/, "each supervisor's workers ran jobs");
         assert.doesNotMatch(run.output(), /lost|recovered|worker exited|unavailable/);
       }
+    } finally {
+      await cleanup.run();
+    }
+  },
+});
+
+Deno.test({
+  name: "reliability: kill -9 of a random worker every 0.5 s for 10 s loses no job and " +
+    "duplicates only interrupted runs",
+  ...opts,
+  fn: async () => {
+    const total = STRESS ? 2_000 : 500;
+    const random = seededRandom(SEED);
+    const why = `(QUEUECTL_SEED=${SEED})`;
+    const cleanup = cleanupStack();
+    try {
+      const { home, db } = await freshHome(cleanup);
+      const file = `${home}/ran.txt`;
+      await config(home, "backoff-base", "1");
+      const ids = Array.from({ length: total }, (_, i) => `chaos-${i}`);
+      const jobs = ids.map((id) => ({
+        id,
+        command: `sleep 0.0${10 + Math.floor(random() * 41)}; echo $QUEUECTL_JOB_ID >> ${file}`,
+        max_retries: 20,
+      }));
+      const enqueue = await cli(home, ["enqueue", "--file", "-"], { stdin: ndjson(jobs) });
+      assert.equal(enqueue.code, 0, enqueue.stderr);
+
+      const run = supervisor(home, ["--count", "4"], cleanup);
+      const ourWorkers = async () => {
+        // Pids in the table that really are this test's worker processes (not a stale row).
+        const alive = new Set(await processesMatching(`--db ${db}`));
+        const listed = await cliJson<WorkerJson[]>(home, ["worker", "list"]);
+        return listed.filter((w) => w.kind === "worker" && alive.has(w.pid));
+      };
+      await waitFor("4 workers running jobs", async () => (await ourWorkers()).length === 4);
+
+      const killed: WorkerJson[] = [];
+      const end = Date.now() + 10_000;
+      while (Date.now() < end) {
+        const tick = Date.now();
+        const candidates = (await ourWorkers()).filter((w) => !killed.some((k) => k.pid === w.pid));
+        if (candidates.length > 0) {
+          const victim = candidates[Math.floor(random() * candidates.length)];
+          Deno.kill(victim.pid, "SIGKILL");
+          killed.push(victim);
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, 500 - (Date.now() - tick))));
+      }
+      const left = unfinished(await cliJson<StatusJson>(home, ["status"]));
+      assert.ok(killed.length >= 10, `${killed.length} workers killed in 10 s ${why}`);
+      assert.ok(left > 0, `jobs were still running when the chaos ended ${why}`);
+
+      await waitFor(
+        "every job to finish",
+        async () => unfinished(await cliJson<StatusJson>(home, ["status"])) === 0,
+        180_000,
+      );
+      const supervisorId = killed[0].supervisor;
+      await waitFor("the supervisor to restore its 4 workers", async () => {
+        const workers = await ourWorkers();
+        return workers.length === 4 && workers.every((w) => w.supervisor === supervisorId);
+      });
+      const restarts = run.output().match(/worker exited \(killed by SIGKILL\); restarting/g) ?? [];
+      assert.equal(restarts.length, killed.length, `every kill was noticed and restarted ${why}`);
+
+      const stop = await cli(home, ["worker", "stop"]);
+      assert.equal(stop.code, 0, stop.stderr);
+      assert.equal(await within("the supervisor to exit", run.done, 60_000), 0, run.output());
+      assert.deepEqual(await processesMatching(file), [], "no job process outlived the run");
+
+      // No job lost: every job completed, or died of lost workers after all its retries.
+      const rows = query(db, "SELECT id, state, last_error FROM jobs ORDER BY seq");
+      assert.equal(rows.length, total);
+      const outcomes = new Map<string, Record<string, number>>();
+      for (
+        const row of query(
+          db,
+          `
+        SELECT j.id, a.outcome, count(*) AS n FROM attempts a JOIN jobs j ON j.seq = a.job_seq
+        GROUP BY 1, 2`,
+        )
+      ) {
+        const byOutcome = outcomes.get(row.id as string) ?? {};
+        byOutcome[row.outcome as string] = row.n as number;
+        outcomes.set(row.id as string, byOutcome);
+      }
+      const ran = tally(await linesOf(file));
+      const duplicated: string[] = [];
+      let lostRuns = 0;
+      for (const { id, state, last_error } of rows) {
+        const { completed = 0, lost = 0, ...other } = outcomes.get(id as string) ?? {};
+        const lines = ran.get(id as string) ?? 0;
+        lostRuns += lost;
+        assert.deepEqual(other, {}, `${id}: only completed or lost runs ${why}`);
+        if (state === "completed") {
+          assert.equal(completed, 1, `${id} completed once ${why}`);
+          assert.ok(lines >= 1, `${id} completed, so its output is there ${why}`);
+          assert.ok(lines <= 1 + lost, `${id} ran ${lines} times with ${lost} lost runs ${why}`);
+        } else {
+          assert.equal(state, "dead", `${id} is completed or dead ${why}`);
+          assert.match(String(last_error), /worker lost/, `${id} died of lost workers ${why}`);
+          assert.ok(lines <= lost, `${id} ran ${lines} times with ${lost} lost runs ${why}`);
+        }
+        if (lines > 1) duplicated.push(id as string);
+      }
+      assert.ok(lostRuns >= 1, `the chaos interrupted runs ${why}`);
+      assert.deepEqual([...ran.keys()].filter((id) => !ids.includes(id)), [], "no unknown ids");
+      for (const id of duplicated) {
+        const job = await cliJson<{ history: { outcome: string }[] }>(home, ["show", id]);
+        assert.ok(
+          job.history.some((attempt) => attempt.outcome === "lost"),
+          `${id} ran twice, so \`show\` has a lost attempt ${why}`,
+        );
+      }
+      console.log(
+        `chaos: ${killed.length} workers killed, ${lostRuns} runs lost, ` +
+          `${duplicated.length} jobs ran more than once ${why}`,
+      );
     } finally {
       await cleanup.run();
     }
