@@ -50,6 +50,14 @@ function supervisor(home: string, args: string[], cleanup: Cleanup): Running {
   return run;
 }
 
+/** Waits until a supervisor started by {@linkcode supervisor} has registered (`worker stop` reaches it). */
+async function registered(home: string, run: Running): Promise<void> {
+  await waitFor("the supervisor to register", async () => {
+    const workers = await cliJson<WorkerJson[]>(home, ["worker", "list"]);
+    return workers.some((w) => w.kind === "supervisor" && w.pid === run.child.pid);
+  });
+}
+
 async function config(home: string, key: string, value: string): Promise<void> {
   const result = await cli(home, ["config", "set", key, value]);
   assert.equal(result.code, 0, result.stderr);
@@ -193,6 +201,7 @@ Deno.test({
 
       const stop = await cli(home, ["worker", "stop"]);
       assert.equal(stop.code, 0, stop.stderr);
+      assert.match(stop.stdout, /All workers stopped/);
       assert.equal(await within("the supervisor to exit", run.done, 60_000), 0, run.output());
       assert.deepEqual(await processesMatching(file), [], "no job process outlived the run");
 
@@ -243,6 +252,157 @@ Deno.test({
       console.log(
         `chaos: ${killed.length} workers killed, ${lostRuns} runs lost, ` +
           `${duplicated.length} jobs ran more than once ${why}`,
+      );
+    } finally {
+      await cleanup.run();
+    }
+  },
+});
+
+Deno.test({
+  name: "reliability: an enqueue that returned 0 survives kill -9 of every process, " +
+    "and a batch killed mid-flight is all or nothing",
+  ...opts,
+  fn: async () => {
+    const rounds = STRESS ? 6 : 2;
+    const random = seededRandom(SEED + 3);
+    const why = `(QUEUECTL_SEED=${SEED})`;
+    const cleanup = cleanupStack();
+    try {
+      const { home, db } = await freshHome(cleanup);
+      const file = `${home}/ran.txt`;
+      await config(home, "lease-timeout", "2");
+      await config(home, "backoff-base", "1");
+      const acked = new Set<string>(); // ids whose `enqueue` exited 0
+      const singles = new Set<string>();
+      let killedInFlight = 0;
+      const lateBatches: string[] = [];
+      const batchFile = async (name: string, size: number) => {
+        const ids = Array.from({ length: size }, (_, i) => `${name}-${i}`);
+        // Delayed, so the recovery run below only has the single jobs to run.
+        await Deno.writeTextFile(
+          `${home}/${name}.ndjson`,
+          ndjson(ids.map((id) => ({ id, command: `true ${home}`, delay: "1h" }))),
+        );
+        return { ids, path: `${home}/${name}.ndjson` };
+      };
+
+      for (let round = 0; round < rounds; round++) {
+        const early = await batchFile(`r${round}-early`, STRESS ? 5_000 : 2_000);
+        const late = await batchFile(`r${round}-late`, STRESS ? 10_000 : 4_000);
+        const run = supervisor(home, ["--count", "2"], cleanup);
+        const inFlight = new Set<Running>();
+        let crashing = false;
+        const enqueueLoop = async (loop: number) => {
+          for (let i = 0; !crashing; i++) {
+            const id = `r${round}-single-${loop}-${i}`;
+            singles.add(id);
+            const enqueue = spawnCli(home, [
+              "enqueue",
+              "-c",
+              `sleep 0.2; echo $QUEUECTL_JOB_ID >> ${file}`,
+              "--id",
+              id,
+              "--priority",
+              "1",
+            ]);
+            inFlight.add(enqueue);
+            const code = await enqueue.done;
+            inFlight.delete(enqueue);
+            if (code === 0) acked.add(id);
+            else assert.ok(crashing, `enqueue ${id} failed before the crash: ${enqueue.output()}`);
+          }
+        };
+        const loops = [0, 1, 2, 3].map(enqueueLoop);
+        const firstStart = Date.now();
+        const first = spawnCli(home, ["enqueue", "--file", early.path]);
+        assert.equal(await first.done, 0, first.output());
+        const firstMs = Date.now() - firstStart;
+        early.ids.forEach((id) => acked.add(id));
+        await waitFor(
+          "single enqueues to land and jobs to run",
+          () =>
+            query(db, "SELECT count(*) AS n FROM jobs WHERE state = 'processing'")[0].n as number >
+              0 && [...acked].filter((id) => id.startsWith(`r${round}-single`)).length >= 8,
+        );
+
+        // The crash: a batch is on its way, single enqueues are mid-flight, jobs are running.
+        // The batch is twice the first one, so a random point up to 2.5 times the first one's
+        // time lands before, during or after its commit.
+        const lastBatch = spawnCli(home, ["enqueue", "--file", late.path]);
+        await new Promise((resolve) => setTimeout(resolve, random() * 2.5 * firstMs));
+        crashing = true;
+        killGroup(run.child.pid);
+        killedInFlight += inFlight.size;
+        for (const enqueue of [...inFlight, lastBatch]) killGroup(enqueue.child.pid);
+        for (const enqueue of [...inFlight, lastBatch]) {
+          try {
+            enqueue.child.kill("SIGKILL");
+          } catch {
+            // It had exited.
+          }
+        }
+        await killMatching(home);
+        await Promise.all(loops);
+        const lateCode = await lastBatch.done;
+        await run.done;
+
+        // Reopen, several processes at once, as users and restarted workers would.
+        const reopened = await Promise.all([
+          cli(home, ["status", "--json"]),
+          cli(home, ["list", "--limit", "5"]),
+          cli(home, ["config", "get", "--json"]),
+        ]);
+        for (const result of reopened) assert.equal(result.code, 0, result.stderr);
+        assert.deepEqual(query(db, "PRAGMA integrity_check"), [{ integrity_check: "ok" }]);
+        const stored = new Set(query(db, "SELECT id FROM jobs").map((row) => row.id as string));
+        const missing = [...acked].filter((id) => !stored.has(id));
+        assert.deepEqual(missing, [], `every acknowledged enqueue survived round ${round} ${why}`);
+        const landed = late.ids.filter((id) => stored.has(id)).length;
+        lateBatches.push(lateCode === 0 ? "acknowledged" : `killed (${landed} stored)`);
+        if (lateCode === 0) {
+          assert.equal(landed, late.ids.length, "an acknowledged batch is whole");
+          late.ids.forEach((id) => acked.add(id));
+        } else {
+          assert.ok(
+            landed === 0 || landed === late.ids.length,
+            `a batch killed mid-flight is all or nothing, found ${landed} of ${late.ids.length}`,
+          );
+        }
+      }
+      assert.ok(killedInFlight > 0, `the crashes caught enqueues mid-flight ${why}`);
+
+      // Recovery: a new supervisor runs every single job, those cut off by the crash included.
+      const run = supervisor(home, ["--count", "2"], cleanup);
+      await registered(home, run);
+      const ackedSingles = [...singles].filter((id) => acked.has(id));
+      await waitFor(
+        "every acknowledged single job to complete",
+        () => {
+          const done = new Set(
+            query(db, "SELECT id FROM jobs WHERE state = 'completed'").map((row) => row.id),
+          );
+          return ackedSingles.every((id) => done.has(id));
+        },
+        120_000,
+      );
+      const stop = await cli(home, ["worker", "stop"]);
+      assert.equal(stop.code, 0, stop.stderr);
+      assert.match(stop.stdout, /All workers stopped/);
+      assert.equal(await within("the supervisor to exit", run.done, 60_000), 0, run.output());
+      const ran = new Set(await linesOf(file));
+      assert.deepEqual(ackedSingles.filter((id) => !ran.has(id)), [], "every single job ran");
+      const lost = query(
+        db,
+        "SELECT count(*) AS n FROM attempts WHERE outcome = 'lost' AND error LIKE 'worker lost%'",
+      )[0].n as number;
+      assert.ok(lost > 0, `runs cut off by the crashes were recovered as lost ${why}`);
+      console.log(
+        `crash: ${rounds} rounds, ${acked.size} acknowledged jobs all present, ` +
+          `${killedInFlight} enqueues killed mid-flight, late batches: ${
+            lateBatches.join(", ")
+          }, ` +
+          `${lost} runs recovered ${why}`,
       );
     } finally {
       await cleanup.run();
