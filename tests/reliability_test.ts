@@ -10,6 +10,7 @@ import {
   cleanupStack,
   cli,
   cliJson,
+  type CliResult,
   killGroup,
   killMatching,
   ndjson,
@@ -79,6 +80,26 @@ interface StatusJson {
 /** Jobs not yet in a final state (pending, processing or waiting to retry). */
 function unfinished(status: StatusJson): number {
   return status.jobs.pending + status.jobs.processing + status.jobs.failed;
+}
+
+/**
+ * SPEC §5 and §7: bad input gets its exit code and exactly one clear line on stderr: no stack
+ * frames, no raw control characters (an echoed `\r` or escape sequence would split the line or
+ * drive the terminal), and nothing on stdout.
+ */
+function assertOneErrorLine(result: CliResult, code: number, what: string): void {
+  const got = `got exit ${result.code}, stderr ${JSON.stringify(result.stderr.slice(0, 500))}`;
+  assert.equal(result.code, code, `${what}: exit code ${code}; ${got}`);
+  assert.match(result.stderr, /^error: \S[^\n]*\n$/, `${what}: one line on stderr; ${got}`);
+  // deno-lint-ignore no-control-regex
+  const control = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
+  assert.doesNotMatch(
+    result.stderr.slice(0, -1),
+    control,
+    `${what}: no control characters; ${got}`,
+  );
+  assert.ok(!result.stderr.includes("    at "), `${what}: no stack frames; ${got}`);
+  assert.equal(result.stdout, "", `${what}: nothing on stdout`);
 }
 
 /** Lines of a file the jobs append to (each `echo` is one atomic write). */
@@ -404,6 +425,39 @@ Deno.test({
           }, ` +
           `${lost} runs recovered ${why}`,
       );
+    } finally {
+      await cleanup.run();
+    }
+  },
+});
+
+Deno.test({
+  name: "reliability: input with line breaks or escape sequences is echoed as one escaped line",
+  ...opts,
+  fn: async () => {
+    const cleanup = cleanupStack();
+    try {
+      const { home, db } = await freshHome(cleanup);
+      const odd = `${home}/dir\nname`;
+      await Deno.mkdir(odd);
+      const garbage = '{"command":\r\x1b[2J\x1b[31mRED\x07';
+      await Deno.writeTextFile(`${home}/garbage.json`, garbage);
+      const cases: [string, string[], number, string?][] = [
+        ["--file with CR and escapes", ["enqueue", "--file", `${home}/garbage.json`], 2],
+        ["stdin with CR and escapes", ["enqueue", "--file", "-"], 2, garbage],
+        ["JSON argument with CR and escapes", ["enqueue", garbage], 2],
+        ["option value with CR", ["list", "--state", "x\ry\x1b[2J"], 2],
+        ["unknown command with escapes", ["\x1b[2Jrm", "-rf"], 2],
+        ["--file naming a directory with a newline", ["enqueue", "--file", odd], 2],
+        ["--db naming a directory with a newline", ["--db", odd, "status"], 1],
+        ["job id with U+2028", ["show", "a\u2028b\x9bc"], 1],
+      ];
+      const before = await cli(home, ["list", "--json"]);
+      for (const [what, args, code, stdin] of cases) {
+        assertOneErrorLine(await cli(home, args, { stdin }), code, what);
+      }
+      assert.equal((await cli(home, ["list", "--json"])).stdout, before.stdout, "nothing stored");
+      assert.deepEqual(query(db, "SELECT count(*) AS n FROM jobs"), [{ n: 0 }]);
     } finally {
       await cleanup.run();
     }
