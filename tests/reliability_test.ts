@@ -11,6 +11,7 @@ import {
   cli,
   cliJson,
   type CliResult,
+  dbSnapshot,
   killGroup,
   killMatching,
   ndjson,
@@ -458,6 +459,44 @@ Deno.test({
       }
       assert.equal((await cli(home, ["list", "--json"])).stdout, before.stdout, "nothing stored");
       assert.deepEqual(query(db, "SELECT count(*) AS n FROM jobs"), [{ n: 0 }]);
+    } finally {
+      await cleanup.run();
+    }
+  },
+});
+
+Deno.test({
+  name: "reliability: cancel of several ids is all or nothing",
+  ...opts,
+  fn: async () => {
+    const cleanup = cleanupStack();
+    try {
+      const { home, db } = await freshHome(cleanup);
+      const add = async (id: string, ...flags: string[]) => {
+        const result = await cli(home, ["enqueue", "-c", "true", "--id", id, ...flags]);
+        assert.equal(result.code, 0, result.stderr);
+      };
+      await add("done");
+      const run = supervisor(home, ["--count", "1", "--drain"], cleanup);
+      assert.equal(await within("the drain", run.done, 60_000), 0, run.output());
+      await add("first", "--delay", "1h");
+      await add("second", "--delay", "1h");
+      const before = dbSnapshot(db);
+      assertOneErrorLine(await cli(home, ["cancel", "first", "nope"]), 1, "an unknown id");
+      assertOneErrorLine(await cli(home, ["cancel", "first", "done"]), 2, "a completed job");
+      assertOneErrorLine(await cli(home, ["cancel", "second", "first", "done"]), 2, "done last");
+      assert.equal(dbSnapshot(db), before, "no job was cancelled");
+
+      const both = await cli(home, ["cancel", "first", "second"]);
+      assert.equal(both.code, 0, both.stderr);
+      assert.deepEqual(
+        query(db, "SELECT id, state FROM jobs ORDER BY seq"),
+        [
+          { id: "done", state: "completed" },
+          { id: "first", state: "cancelled" },
+          { id: "second", state: "cancelled" },
+        ],
+      );
     } finally {
       await cleanup.run();
     }
