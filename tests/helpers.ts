@@ -251,3 +251,32 @@ export function query(
 ): Record<string, SQLOutputValue>[] {
   return readDb(db, (conn) => conn.prepare(sql).all(...params).map((row) => ({ ...row })));
 }
+
+/**
+ * Runs `queuectl <args> <bytes>` where the last argument is the raw content of `file` (any
+ * bytes but NUL, not necessarily UTF-8), passed through `/bin/sh` since Deno.Command takes
+ * only strings. The shell drops trailing newlines, as command substitution does.
+ */
+export async function cliRawArg(home: string, args: string[], file: string): Promise<CliResult> {
+  const output = await new Deno.Command("/bin/sh", {
+    args: [
+      "-c",
+      'exec "$@" "$(cat "$QUEUECTL_RAW_ARG")"',
+      "sh",
+      Deno.execPath(),
+      "run",
+      ...PERMISSIONS,
+      MAIN,
+      ...args,
+    ],
+    env: { QUEUECTL_HOME: home, NO_COLOR: "1", QUEUECTL_DB: "", QUEUECTL_RAW_ARG: file },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout),
+    stderr: new TextDecoder().decode(output.stderr),
+  };
+}

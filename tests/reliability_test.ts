@@ -10,6 +10,7 @@ import {
   cleanupStack,
   cli,
   cliJson,
+  cliRawArg,
   type CliResult,
   dbSnapshot,
   killGroup,
@@ -497,6 +498,375 @@ Deno.test({
           { id: "second", state: "cancelled" },
         ],
       );
+    } finally {
+      await cleanup.run();
+    }
+  },
+});
+
+/** One malformed input: the CLI arguments, optional stdin or raw last argument, the exit code. */
+interface BadInput {
+  what: string;
+  args: string[];
+  code: 1 | 2;
+  stdin?: string | Uint8Array;
+  /** A file whose raw bytes are passed as one more argument. */
+  rawArg?: string;
+  /** Something the message must say. */
+  says?: RegExp;
+}
+
+/** Bytes from `random`, never NUL (an argument cannot hold one). */
+function randomBytes(random: () => number, length: number): Uint8Array {
+  return Uint8Array.from({ length }, () => 1 + Math.floor(random() * 255));
+}
+
+/** Text that looks a little like JSON: braces, quotes, digits, field names. */
+function jsonish(random: () => number, length: number): string {
+  const pieces = ["{", "}", "[", "]", '"', ":", ",", "0", "7", "-", ".", "e", " ", "command", "id"];
+  return Array.from({ length }, () => pieces[Math.floor(random() * pieces.length)]).join("");
+}
+
+Deno.test({
+  name: "reliability: malformed input of every kind gets one clear line and changes nothing",
+  ...opts,
+  fn: async () => {
+    const random = seededRandom(SEED + 4);
+    const why = `(QUEUECTL_SEED=${SEED})`;
+    const cleanup = cleanupStack();
+    try {
+      const { home, db } = await freshHome(cleanup);
+      // Stored state to protect: a job in each final state, a pending one, and set config.
+      const enqueue = async (...args: string[]) => {
+        const result = await cli(home, ["enqueue", ...args]);
+        assert.equal(result.code, 0, result.stderr);
+      };
+      await enqueue("-c", "true", "--id", "completed-1");
+      await enqueue("-c", "exit 3", "--id", "dead-1", "--max-retries", "0");
+      const run = supervisor(home, ["--count", "1", "--drain"], cleanup);
+      assert.equal(await within("the drain", run.done, 60_000), 0, run.output());
+      await enqueue("-c", "true", "--id", "pending-1", "--delay", "1h");
+      await enqueue("-c", "true", "--id", "cancelled-1", "--delay", "1h");
+      assert.equal((await cli(home, ["cancel", "cancelled-1"])).code, 0);
+      await config(home, "max-retries", "5");
+      await config(home, "backoff-base", "3");
+
+      const file = (name: string) => `${home}/${name}`;
+      const writeFile = (name: string, data: string | Uint8Array) =>
+        typeof data === "string"
+          ? Deno.writeTextFile(file(name), data)
+          : Deno.writeFile(file(name), data);
+      const mib = "a".repeat(1024 * 1024);
+      const overLimit = "b".repeat(131_072);
+      const many = (n: number) =>
+        Array.from({ length: n }, (_, i) => ({ id: `bulk-${i}`, command: `echo ${i}` }));
+      const oneBadLine = ndjson(many(10_000)).split("\n");
+      oneBadLine[7_776] = JSON.stringify({ id: "bulk-7776", command: "x", max_retries: -1 });
+      const oneBadItem = many(10_000) as Record<string, unknown>[];
+      oneBadItem[4_999] = { ...oneBadItem[4_999], priority: "high" };
+      const takenId = [...many(10_000), { id: "pending-1", command: "true" }];
+      await writeFile("random.bin", randomBytes(random, 4096));
+      await writeFile("random-arg-1", randomBytes(random, 1 + Math.floor(random() * 300)));
+      await writeFile("random-arg-2", randomBytes(random, 1 + Math.floor(random() * 300)));
+      await writeFile("random-arg-3", randomBytes(random, 1 + Math.floor(random() * 300)));
+      await writeFile("empty.json", "");
+      await writeFile("mib.json", JSON.stringify({ command: mib }));
+      await writeFile("over-limit.ndjson", ndjson([{ command: overLimit }]));
+      await writeFile("one-bad-line.ndjson", oneBadLine.join("\n"));
+      await writeFile("one-bad-item.json", JSON.stringify(oneBadItem));
+      await writeFile("taken-id.ndjson", ndjson(takenId));
+      await writeFile("repeated-id.ndjson", ndjson([...many(3), ...many(1)]));
+      await Deno.mkdir(file("a-directory"));
+
+      const cases: BadInput[] = [
+        // enqueue: a JSON argument
+        ...[1, 2, 3].map((n): BadInput => ({
+          what: `random bytes as the JSON argument (${n})`,
+          args: ["enqueue"],
+          rawArg: file(`random-arg-${n}`),
+          code: 2,
+        })),
+        ...[20, 60, 200].map((n): BadInput => ({
+          what: `${n} characters of JSON-like noise`,
+          args: ["enqueue", jsonish(random, n)],
+          code: 2,
+        })),
+        { what: "truncated JSON", args: ["enqueue", '{"command":"x"'], code: 2 },
+        { what: "JSON with trailing text", args: ["enqueue", '{"command":"x"} y'], code: 2 },
+        { what: "a JSON array", args: ["enqueue", "[]"], code: 2 },
+        { what: "JSON null", args: ["enqueue", "null"], code: 2 },
+        { what: "an empty command", args: ["enqueue", '{"command":"  "}'], code: 2 },
+        { what: "a numeric command", args: ["enqueue", '{"command":123}'], code: 2 },
+        { what: "a NUL in the command", args: ["enqueue", '{"command":"a\\u0000b"}'], code: 2 },
+        { what: "an unknown field", args: ["enqueue", '{"command":"x","prio":1}'], code: 2 },
+        {
+          what: "a string priority",
+          args: ["enqueue", '{"command":"x","priority":"hi"}'],
+          code: 2,
+        },
+        {
+          what: "an overflowing priority",
+          args: ["enqueue", '{"command":"x","priority":1e400}'],
+          code: 2,
+        },
+        {
+          what: "boolean max_retries",
+          args: ["enqueue", '{"command":"x","max_retries":true}'],
+          code: 2,
+        },
+        {
+          what: "negative max_retries",
+          args: ["enqueue", '{"command":"x","max_retries":-1}'],
+          code: 2,
+        },
+        { what: "a zero timeout", args: ["enqueue", '{"command":"x","timeout":0}'], code: 2 },
+        {
+          what: "an unknown duration",
+          args: ["enqueue", '{"command":"x","delay":"5 parsecs"}'],
+          code: 2,
+        },
+        {
+          what: "run_at that is not a time",
+          args: ["enqueue", '{"command":"x","run_at":"soon"}'],
+          code: 2,
+        },
+        {
+          what: "run_at and delay together",
+          args: ["enqueue", '{"command":"x","run_at":"2030-01-01T00:00:00Z","delay":5}'],
+          code: 2,
+        },
+        { what: "an empty id", args: ["enqueue", '{"command":"x","id":""}'], code: 2 },
+        {
+          what: "a 201-character id",
+          args: ["enqueue", JSON.stringify({ command: "x", id: "i".repeat(201) })],
+          code: 2,
+        },
+        {
+          what: "an id that exists",
+          args: ["enqueue", '{"command":"x","id":"pending-1"}'],
+          code: 2,
+          says: /already exists/,
+        },
+        { what: "an empty cwd", args: ["enqueue", '{"command":"x","cwd":""}'], code: 2 },
+        { what: "50,000 nested arrays", args: ["enqueue", "[".repeat(50_000)], code: 2 },
+        // enqueue: flags
+        { what: "-c without a value", args: ["enqueue", "-c"], code: 2 },
+        { what: "-c with an empty command", args: ["enqueue", "-c", ""], code: 2 },
+        { what: "an unknown option", args: ["enqueue", "-c", "x", "--retries", "3"], code: 2 },
+        {
+          what: "--max-retries abc",
+          args: ["enqueue", "-c", "x", "--max-retries", "abc"],
+          code: 2,
+        },
+        {
+          what: "--max-retries 1e3",
+          args: ["enqueue", "-c", "x", "--max-retries", "1e3"],
+          code: 2,
+        },
+        {
+          what: "--max-retries 0x10",
+          args: ["enqueue", "-c", "x", "--max-retries", "0x10"],
+          code: 2,
+        },
+        { what: "--priority 1.5", args: ["enqueue", "-c", "x", "--priority", "1.5"], code: 2 },
+        { what: "--priority NaN", args: ["enqueue", "-c", "x", "--priority", "NaN"], code: 2 },
+        {
+          what: "--priority 2^31",
+          args: ["enqueue", "-c", "x", "--priority", "2147483648"],
+          code: 2,
+        },
+        { what: "--delay -5", args: ["enqueue", "-c", "x", "--delay", "-5"], code: 2 },
+        { what: "--delay 1e999", args: ["enqueue", "-c", "x", "--delay", "1e999"], code: 2 },
+        {
+          what: "--timeout Infinity",
+          args: ["enqueue", "-c", "x", "--timeout", "Infinity"],
+          code: 2,
+        },
+        {
+          what: "--run-at month 13",
+          args: ["enqueue", "-c", "x", "--run-at", "2030-13-45"],
+          code: 2,
+        },
+        { what: "--id with a tab", args: ["enqueue", "-c", "x", "--id", "a\tb"], code: 2 },
+        { what: "no job at all", args: ["enqueue"], code: 2 },
+        { what: "-c and JSON together", args: ["enqueue", "-c", "x", '{"command":"y"}'], code: 2 },
+        {
+          what: "a flag with JSON",
+          args: ["enqueue", "--priority", "3", '{"command":"y"}'],
+          code: 2,
+        },
+        { what: "-c and --file together", args: ["enqueue", "-c", "x", "--file", "-"], code: 2 },
+        // enqueue --file <path>
+        { what: "a binary file", args: ["enqueue", "--file", file("random.bin")], code: 2 },
+        { what: "an empty file", args: ["enqueue", "--file", file("empty.json")], code: 2 },
+        { what: "a missing file", args: ["enqueue", "--file", file("nope.json")], code: 2 },
+        { what: "a directory", args: ["enqueue", "--file", file("a-directory")], code: 2 },
+        {
+          what: "a 1 MiB command",
+          args: ["enqueue", "--file", file("mib.json")],
+          code: 2,
+          says: /1048576 bytes long; the limit is 131071/,
+        },
+        {
+          what: "a command one byte over the limit",
+          args: ["enqueue", "--file", file("over-limit.ndjson")],
+          code: 2,
+          says: /131072 bytes long/,
+        },
+        {
+          what: "10,000 jobs with one bad line",
+          args: ["enqueue", "--file", file("one-bad-line.ndjson")],
+          code: 2,
+          says: /^error: Line 7777: max_retries/,
+        },
+        {
+          what: "a 10,000-job array with one bad item",
+          args: ["enqueue", "--file", file("one-bad-item.json")],
+          code: 2,
+          says: /^error: Job 5000: priority/,
+        },
+        {
+          what: "10,000 jobs and one taken id",
+          args: ["enqueue", "--file", file("taken-id.ndjson")],
+          code: 2,
+          says: /"pending-1" already exists/,
+        },
+        {
+          what: "an id twice in one file",
+          args: ["enqueue", "--file", file("repeated-id.ndjson")],
+          code: 2,
+        },
+        // enqueue --file - (stdin)
+        {
+          what: "random bytes on stdin",
+          args: ["enqueue", "--file", "-"],
+          stdin: randomBytes(random, 4096),
+          code: 2,
+        },
+        { what: "empty stdin", args: ["enqueue", "--file", "-"], stdin: "", code: 2 },
+        {
+          what: "a 1 MiB command on stdin",
+          args: ["enqueue", "--file", "-"],
+          stdin: ndjson([{ command: mib }]),
+          code: 2,
+        },
+        {
+          what: "a truncated array on stdin",
+          args: ["enqueue", "--file", "-"],
+          stdin: '[{"command":"x"},',
+          code: 2,
+        },
+        {
+          what: "10,000 jobs with one bad line on stdin",
+          args: ["enqueue", "--file", "-"],
+          stdin: oneBadLine.join("\n"),
+          code: 2,
+          says: /Line 7777/,
+        },
+        // config
+        { what: "config get of an unknown key", args: ["config", "get", "nope"], code: 2 },
+        { what: "config get of two keys", args: ["config", "get", "shell", "x"], code: 2 },
+        { what: "config get --bogus", args: ["config", "get", "--bogus"], code: 2 },
+        { what: "config set of an unknown key", args: ["config", "set", "nope", "1"], code: 2 },
+        {
+          what: "config set of a random-bytes key",
+          args: ["config", "set"],
+          rawArg: file("random-arg-1"),
+          code: 2,
+        },
+        { what: "config set without a value", args: ["config", "set", "max-retries"], code: 2 },
+        { what: "max-retries -1", args: ["config", "set", "max-retries", "-1"], code: 2 },
+        { what: "max-retries 1.5", args: ["config", "set", "max_retries", "1.5"], code: 2 },
+        {
+          what: "max-retries 10^20",
+          args: ["config", "set", "max-retries", "99999999999999999999"],
+          code: 2,
+        },
+        { what: "backoff-base 0.5", args: ["config", "set", "backoff-base", "0.5"], code: 2 },
+        { what: "backoff-base NaN", args: ["config", "set", "backoff-base", "NaN"], code: 2 },
+        { what: "backoff-max 1e309", args: ["config", "set", "backoff-max", "1e309"], code: 2 },
+        { what: "job-timeout -3", args: ["config", "set", "job-timeout", "-3"], code: 2 },
+        { what: "lease-timeout 0", args: ["config", "set", "lease-timeout", "0"], code: 2 },
+        { what: "poll-interval 0", args: ["config", "set", "poll-interval", "0"], code: 2 },
+        { what: "shell fish", args: ["config", "set", "shell", "fish"], code: 2 },
+        // list
+        { what: "list --state bogus", args: ["list", "--state", "bogus"], code: 2 },
+        { what: "list --limit 0", args: ["list", "--limit", "0"], code: 2 },
+        { what: "list --limit -1", args: ["list", "--limit", "-1"], code: 2 },
+        { what: "list --limit 1.5", args: ["list", "--limit", "1.5"], code: 2 },
+        { what: "list --limit 100001", args: ["list", "--limit", "100001"], code: 2 },
+        { what: "list --limit=", args: ["list", "--limit="], code: 2 },
+        { what: "list with an argument", args: ["list", "pending"], code: 2 },
+        { what: "list --bogus", args: ["list", "--bogus"], code: 2 },
+        // show
+        { what: "show without an id", args: ["show"], code: 2 },
+        { what: "show of a missing id", args: ["show", "nope"], code: 1, says: /No job/ },
+        { what: "show of two ids", args: ["show", "pending-1", "dead-1"], code: 2 },
+        { what: "show --bogus", args: ["show", "pending-1", "--bogus"], code: 2 },
+        {
+          what: "show of a random-bytes id",
+          args: ["show"],
+          rawArg: file("random-arg-2"),
+          code: 1,
+        },
+        // logs
+        { what: "logs without an id", args: ["logs"], code: 2 },
+        { what: "logs of a missing id", args: ["logs", "nope"], code: 1 },
+        { what: "logs --attempt 0", args: ["logs", "completed-1", "--attempt", "0"], code: 2 },
+        { what: "logs --attempt -1", args: ["logs", "completed-1", "--attempt", "-1"], code: 2 },
+        { what: "logs --attempt abc", args: ["logs", "completed-1", "--attempt", "abc"], code: 2 },
+        // dlq retry
+        { what: "dlq retry of nothing", args: ["dlq", "retry"], code: 2 },
+        { what: "dlq retry of a missing id", args: ["dlq", "retry", "nope"], code: 1 },
+        { what: "dlq retry of a pending job", args: ["dlq", "retry", "pending-1"], code: 2 },
+        {
+          what: "dlq retry of dead and missing",
+          args: ["dlq", "retry", "dead-1", "nope"],
+          code: 1,
+        },
+        {
+          what: "dlq retry of dead and pending",
+          args: ["dlq", "retry", "dead-1", "pending-1"],
+          code: 2,
+        },
+        { what: "dlq retry of ids and --all", args: ["dlq", "retry", "--all", "dead-1"], code: 2 },
+        { what: "dlq retry --everything", args: ["dlq", "retry", "--everything"], code: 2 },
+        // cancel
+        { what: "cancel of nothing", args: ["cancel"], code: 2 },
+        { what: "cancel of a missing id", args: ["cancel", "nope"], code: 1 },
+        { what: "cancel of a completed job", args: ["cancel", "completed-1"], code: 2 },
+        { what: "cancel of a dead job", args: ["cancel", "dead-1"], code: 2 },
+        { what: "cancel of pending and missing", args: ["cancel", "pending-1", "nope"], code: 1 },
+        { what: "cancel of pending and dead", args: ["cancel", "pending-1", "dead-1"], code: 2 },
+        { what: "cancel --force", args: ["cancel", "--force", "pending-1"], code: 2 },
+        {
+          what: "cancel of a random-bytes id",
+          args: ["cancel"],
+          rawArg: file("random-arg-3"),
+          code: 1,
+        },
+        // global
+        { what: "an unknown global option", args: ["--bogus", "status"], code: 2 },
+        { what: "--db without a value", args: ["--db"], code: 2 },
+        { what: "an unknown command", args: ["enqeue", "-c", "x"], code: 2 },
+      ];
+      assert.ok(cases.length >= 30);
+
+      const viaCli = async () =>
+        (await cli(home, ["list", "--json", "--limit", "100000"])).stdout +
+        (await cli(home, ["config", "get", "--json"])).stdout;
+      const before = dbSnapshot(db);
+      const beforeCli = await viaCli();
+      assert.match(beforeCli, /"completed-1"[\s\S]*"max-retries": 5/);
+      for (const input of cases) {
+        const result = input.rawArg
+          ? await cliRawArg(home, input.args, input.rawArg)
+          : await cli(home, input.args, { stdin: input.stdin });
+        assertOneErrorLine(result, input.code, `${input.what} ${why}`);
+        if (input.says) assert.match(result.stderr, input.says, input.what);
+        assert.equal(dbSnapshot(db), before, `${input.what} changed stored state ${why}`);
+      }
+      assert.equal(await viaCli(), beforeCli, "list --json and config get --json are unchanged");
     } finally {
       await cleanup.run();
     }
