@@ -872,3 +872,83 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "reliability: 8 enqueuing processes and 4 claiming workers never see a locked database",
+  ...opts,
+  fn: async () => {
+    const singles = STRESS ? 30 : 9;
+    const batches = STRESS ? 6 : 3;
+    const batchSize = STRESS ? 5_000 : 1_000;
+    const cleanup = cleanupStack();
+    try {
+      const { home, db } = await freshHome(cleanup);
+      const file = `${home}/ran.txt`;
+      const expected = new Set<string>();
+      const busy = /locked|busy/i;
+      // Nothing touches the fresh database before this point: first opens race too.
+      const run = supervisor(home, ["--count", "4"], cleanup);
+      const enqueuer = async (n: number) => {
+        for (let i = 0; i < singles; i++) {
+          const id = `p${n}-single-${i}`;
+          expected.add(id);
+          const result = await cli(home, [
+            "enqueue",
+            "-c",
+            `echo $QUEUECTL_JOB_ID >> ${file}`,
+            "--id",
+            id,
+          ]);
+          assert.equal(result.code, 0, `enqueue ${id}: ${result.stderr}`);
+          assert.equal(result.stderr, "", `enqueue ${id} printed to stderr`);
+          if ((i + 1) % Math.ceil(singles / batches) !== 0) continue;
+          const b = Math.floor(i / Math.ceil(singles / batches));
+          const ids = Array.from({ length: batchSize }, (_, k) => `p${n}-batch-${b}-${k}`);
+          const text = ndjson(
+            ids.map((id) => ({ id, command: `echo $QUEUECTL_JOB_ID >> ${file}` })),
+          );
+          let batch: CliResult;
+          if (b % 2 === 0) {
+            await Deno.writeTextFile(`${home}/p${n}-${b}.ndjson`, text);
+            batch = await cli(home, ["enqueue", "--file", `${home}/p${n}-${b}.ndjson`]);
+          } else {
+            batch = await cli(home, ["enqueue", "--file", "-"], { stdin: text });
+          }
+          assert.equal(batch.code, 0, `batch ${n}/${b}: ${batch.stderr}`);
+          assert.equal(batch.stderr, "", `batch ${n}/${b} printed to stderr`);
+          assert.equal(batch.stdout, `enqueued ${batchSize} jobs\n`);
+          ids.forEach((id) => expected.add(id));
+        }
+      };
+      await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(enqueuer));
+      assert.equal(expected.size, 8 * (singles + batches * batchSize));
+      const ranDuringEnqueues = (await linesOf(file)).length;
+
+      await registered(home, run);
+      const stop = await cli(home, ["worker", "stop"]);
+      assert.equal(stop.code, 0, stop.stderr);
+      assert.equal(await within("the supervisor to exit", run.done, 60_000), 0, run.output());
+      assert.doesNotMatch(run.output(), busy, "no worker met a locked database");
+      assert.doesNotMatch(run.output(), /unavailable|stderr:/, "no worker had store errors");
+
+      const stored = query(db, "SELECT id FROM jobs").map((row) => row.id as string);
+      assert.equal(stored.length, expected.size, "the final count matches");
+      assert.deepEqual(stored.filter((id) => !expected.has(id)), [], "no unexpected job");
+      const status = await cli(home, ["status", "--json"]);
+      assert.equal(status.stderr, "");
+      const counts = JSON.parse(status.stdout) as StatusJson;
+      assert.equal(counts.total, expected.size);
+      assert.equal(counts.jobs.processing, 0, "nothing left processing after worker stop");
+      const ran = await linesOf(file);
+      assert.ok(ranDuringEnqueues > 0, "the workers claimed jobs while the enqueues ran");
+      assert.equal(counts.jobs.completed, ran.length, "every job that ran completed");
+      assert.equal(new Set(ran).size, ran.length, "no job ran twice");
+      console.log(
+        `contention: ${expected.size} jobs from ${8 * (singles + batches)} enqueues, ` +
+          `${ranDuringEnqueues} run meanwhile`,
+      );
+    } finally {
+      await cleanup.run();
+    }
+  },
+});
