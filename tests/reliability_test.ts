@@ -952,3 +952,91 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "reliability: worker stop during a run of 1-second jobs lets every started job complete",
+  ...opts,
+  fn: async () => {
+    const rounds = STRESS ? 3 : 1;
+    const perSupervisor = STRESS ? 4 : 2;
+    const workers = 2 * perSupervisor;
+    const random = seededRandom(SEED + 6);
+    const why = `(QUEUECTL_SEED=${SEED})`;
+    for (let round = 0; round < rounds; round++) {
+      const cleanup = cleanupStack();
+      try {
+        const { home, db } = await freshHome(cleanup);
+        const file = `${home}/ran.txt`;
+        const ids = Array.from({ length: workers * 6 }, (_, i) => `stop-${i}`);
+        const enqueue = await cli(home, ["enqueue", "--file", "-"], {
+          stdin: ndjson(
+            ids.map((id) => ({ id, command: `sleep 1; echo $QUEUECTL_JOB_ID >> ${file}` })),
+          ),
+        });
+        assert.equal(enqueue.code, 0, enqueue.stderr);
+        const runs = [1, 2].map(() =>
+          supervisor(home, ["--count", String(perSupervisor)], cleanup)
+        );
+        const count = (state: string) =>
+          query(db, "SELECT count(*) AS n FROM jobs WHERE state = ?", state)[0].n as number;
+        // Mid-run: a first wave has completed and every worker is busy with the next.
+        await waitFor(
+          "a wave of jobs to complete and the next to run",
+          () => count("completed") >= workers && count("processing") === workers,
+        );
+        await new Promise((resolve) => setTimeout(resolve, random() * 1000));
+        const running = query(db, "SELECT id FROM jobs WHERE state = 'processing'").map((r) =>
+          r.id
+        );
+        assert.ok(running.length > 0, "jobs were running when worker stop came");
+
+        const stop = await cli(home, ["worker", "stop"]);
+        assert.equal(stop.code, 0, stop.stderr);
+        assert.match(stop.stdout, /Asked 2 supervisors to stop[\s\S]*All workers stopped/);
+        const codes = await within(
+          "both supervisors to exit",
+          Promise.all(runs.map((r) => r.done)),
+          60_000,
+        );
+        assert.deepEqual(codes, [0, 0], `both supervisors exit 0 ${why}`);
+        for (const run of runs) {
+          assert.match(
+            run.output(),
+            /supervisor stopping \(worker stop\)[\s\S]*supervisor stopped/,
+          );
+          assert.doesNotMatch(run.output(), /lost|recovered|worker exited/);
+        }
+
+        const jobs = query(db, "SELECT id, state, attempts FROM jobs ORDER BY seq");
+        const started = jobs.filter((job) => (job.attempts as number) > 0);
+        assert.deepEqual(
+          started.filter((job) => job.state !== "completed" || job.attempts !== 1),
+          [],
+          `every started job completed in its one run ${why}`,
+        );
+        assert.deepEqual(
+          jobs.filter((job) => job.attempts === 0 && job.state !== "pending"),
+          [],
+          "the others are still pending",
+        );
+        assert.ok(started.length < ids.length, "nothing new was claimed after the stop");
+        const completed = new Set(started.map((job) => job.id));
+        assert.deepEqual(
+          running.filter((id) => !completed.has(id)),
+          [],
+          "the running ones finished",
+        );
+        assert.deepEqual(
+          query(db, "SELECT outcome, count(*) AS n FROM attempts GROUP BY 1"),
+          [{ outcome: "completed", n: started.length }],
+        );
+        const ran = await linesOf(file);
+        assert.deepEqual([...ran].sort(), [...completed].sort(), "each completed job ran once");
+        assert.deepEqual(await cliJson(home, ["worker", "list"]), [], "no worker is left");
+        assert.deepEqual(await processesMatching(file), [], "no job process is left");
+      } finally {
+        await cleanup.run();
+      }
+    }
+  },
+});
