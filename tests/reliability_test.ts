@@ -1040,3 +1040,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "reliability: worker stop right after worker start --detach stops that supervisor",
+  ...opts,
+  fn: async () => {
+    const cleanup = cleanupStack();
+    try {
+      const { home } = await freshHome(cleanup);
+      for (let round = 0; round < 2; round++) {
+        const start = await cli(home, ["worker", "start", "--detach", "--count", "1"]);
+        assert.equal(start.code, 0, start.stderr);
+        const pid = Number(start.stdout.trim());
+        cleanup.defer(() => killGroup(pid));
+        const stop = await cli(home, ["worker", "stop"]);
+        assert.equal(stop.code, 0, stop.stderr);
+        assert.match(stop.stdout, /All workers stopped/, `round ${round}: the stop reached it`);
+        await waitFor("the supervisor process to exit", async () => {
+          const ps = await new Deno.Command("ps", { args: ["-p", String(pid)], stdout: "null" })
+            .output();
+          return !ps.success;
+        });
+      }
+    } finally {
+      await cleanup.run();
+    }
+  },
+});
