@@ -48,7 +48,7 @@ function supervisor(home: string, args: string[], cleanup: Cleanup): Running {
   const run = spawnCli(home, ["worker", "start", ...args], { detached: true });
   cleanup.defer(async () => {
     killGroup(run.child.pid);
-    await run.done;
+    await within("a killed supervisor to exit", run.done, 30_000);
   });
   return run;
 }
