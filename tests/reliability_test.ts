@@ -264,6 +264,11 @@ Deno.test({
         if (lines > 1) duplicated.push(id as string);
       }
       assert.ok(lostRuns >= 1, `the chaos interrupted runs ${why}`);
+      // Noticed at once by the supervisor (SPEC §5), not only when the 30 s lease ran out.
+      assert.deepEqual(
+        query(db, "SELECT DISTINCT error FROM attempts WHERE outcome = 'lost'"),
+        [{ error: "worker lost (killed by SIGKILL)" }],
+      );
       assert.deepEqual([...ran.keys()].filter((id) => !ids.includes(id)), [], "no unknown ids");
       for (const id of duplicated) {
         const job = await cliJson<{ history: { outcome: string }[] }>(home, ["show", id]);
