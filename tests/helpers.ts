@@ -4,6 +4,7 @@
  * @module
  */
 
+import { DatabaseSync, type SQLInputValue, type SQLOutputValue } from "node:sqlite";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { PERMISSION_FLAGS } from "../src/worker/self_command.ts";
 
@@ -135,4 +136,141 @@ export async function processesMatching(marker: string): Promise<number[]> {
     const pid = Number(match[1]);
     return pid === Deno.pid || match[3].startsWith("ps ") ? [] : [pid];
   });
+}
+
+/**
+ * Cleanups that must run even when a test fails: `defer` them as resources
+ * are made, and `run` them in a `finally` (last deferred runs first; one that
+ * throws does not stop the others).
+ */
+export function cleanupStack(): { defer(fn: () => unknown): void; run(): Promise<void> } {
+  const fns: (() => unknown)[] = [];
+  return {
+    defer: (fn) => void fns.push(fn),
+    async run() {
+      for (const fn of fns.reverse()) {
+        try {
+          await fn();
+        } catch {
+          // Keep cleaning up.
+        }
+      }
+    },
+  };
+}
+
+/** SIGKILLs every live process whose command line contains `marker`; returns their pids. */
+export async function killMatching(marker: string): Promise<number[]> {
+  const pids = await processesMatching(marker);
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  return pids;
+}
+
+/** SIGKILLs the process group led by `pid` (a process spawned with `detached: true`). */
+export function killGroup(pid: number): void {
+  try {
+    Deno.kill(-pid, "SIGKILL");
+  } catch {
+    // The group is empty.
+  }
+}
+
+/** Runs `fn` on a read-only connection to the SQLite file `db`, then closes it. */
+export function readDb<T>(db: string, fn: (conn: DatabaseSync) => T): T {
+  const conn = new DatabaseSync(db, { readOnly: true, timeout: 30_000 });
+  try {
+    return fn(conn);
+  } finally {
+    conn.close();
+  }
+}
+
+/** Every row of the jobs, attempts and config tables in a stable order, as comparable text. */
+export function dbSnapshot(db: string): string {
+  return readDb(db, (conn) =>
+    JSON.stringify(
+      {
+        jobs: conn.prepare("SELECT * FROM jobs ORDER BY seq").all(),
+        attempts: conn.prepare("SELECT * FROM attempts ORDER BY job_seq, attempt").all(),
+        config: conn.prepare("SELECT * FROM config ORDER BY key").all(),
+      },
+      (_key, value) => value instanceof Uint8Array ? Array.from(value).join(",") : value,
+    ));
+}
+
+/** A seeded pseudo-random source in [0, 1) (mulberry32), so a failing case can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Job objects as NDJSON text, one per line. */
+export function ndjson(jobs: object[]): string {
+  return jobs.map((job) => JSON.stringify(job)).join("\n") + "\n";
+}
+
+/** `promise`, or an error naming `what` once `timeoutMs` passed: a hang fails the test. */
+export async function within<T>(what: string, promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Rows of one read-only query on the SQLite file `db`, as plain objects. */
+export function query(
+  db: string,
+  sql: string,
+  ...params: SQLInputValue[]
+): Record<string, SQLOutputValue>[] {
+  return readDb(db, (conn) => conn.prepare(sql).all(...params).map((row) => ({ ...row })));
+}
+
+/**
+ * Runs `queuectl <args> <bytes>` where the last argument is the raw content of `file` (any
+ * bytes but NUL, not necessarily UTF-8), passed through `/bin/sh` since Deno.Command takes
+ * only strings. The shell drops trailing newlines, as command substitution does.
+ */
+export async function cliRawArg(home: string, args: string[], file: string): Promise<CliResult> {
+  const output = await new Deno.Command("/bin/sh", {
+    args: [
+      "-c",
+      'exec "$@" "$(cat "$QUEUECTL_RAW_ARG")"',
+      "sh",
+      Deno.execPath(),
+      "run",
+      ...PERMISSIONS,
+      MAIN,
+      ...args,
+    ],
+    env: { QUEUECTL_HOME: home, NO_COLOR: "1", QUEUECTL_DB: "", QUEUECTL_RAW_ARG: file },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout),
+    stderr: new TextDecoder().decode(output.stderr),
+  };
 }

@@ -131,10 +131,22 @@ export function registerJobs(program: Program): void {
     });
 
   program.command("cancel")
-    .description("cancel a job that has not finished (a running one is killed)")
+    .description("cancel jobs that have not finished (a running one is killed); all or nothing")
     .argument("<id...>", "job ids")
     .action(async (ids, _options, command) => {
       await withStore(command.optsWithGlobals(), async (store) => {
+        // All or nothing, like `dlq retry`: an unknown or finished id anywhere in the list
+        // cancels none of them (bad input must not change stored state).
+        for (const id of new Set(ids)) {
+          const job = await store.getJob(id);
+          if (!job) throw notFound(id);
+          if (job.state === "completed" || job.state === "dead") {
+            throw new QueueError(
+              "conflict",
+              `Cannot cancel job ${quote(id)}: it is already ${job.state}; nothing was cancelled`,
+            );
+          }
+        }
         for (const id of ids) {
           const previous = await store.cancel(id);
           if (previous === "cancelled") out(`${id}: already cancelled`);

@@ -13,10 +13,11 @@ import { registerStatus } from "./status.ts";
 import { registerWorker } from "./worker.ts";
 import { registerMetrics } from "./metrics.ts";
 import { registerDashboard } from "./dashboard.ts";
+import { printable } from "./output.ts";
 
-/** Commander writes its errors through this: always one line. */
+/** Commander writes its errors through this: always one line, control characters escaped. */
 function oneLine(text: string): string {
-  return text.trim().replace(/\s*\n\s*/g, " ") + "\n";
+  return printable(text.trim().replace(/\s*\n\s*/g, " ")) + "\n";
 }
 
 /** The root command. */

@@ -45,9 +45,27 @@ export function out(text = ""): void {
   Deno.stdout.writeSync(encoder.encode(text + "\n"));
 }
 
-/** Prints a line to stderr. */
+/**
+ * Text made safe to print as one line: line breaks and other control characters
+ * (C0, DEL, C1, U+2028, U+2029) become escapes such as `\n`, `\r`, `\x1b`, `\u2028`,
+ * so input quoted in a message can neither split the line nor drive the terminal.
+ */
+export function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (char) => {
+    if (char === "\n") return "\\n";
+    if (char === "\r") return "\\r";
+    if (char === "\t") return "\\t";
+    const code = char.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
+/** Prints one line to stderr, control characters escaped (see {@linkcode printable}). */
 export function err(text: string): void {
-  Deno.stderr.writeSync(encoder.encode(text + "\n"));
+  Deno.stderr.writeSync(encoder.encode(printable(text) + "\n"));
 }
 
 /** Prints a value as pretty JSON. */

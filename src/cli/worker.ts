@@ -18,6 +18,9 @@ import { resolveDb, resolveHome, withStore } from "./context.ts";
 import type { Program } from "./mod.ts";
 import { dim, out, printJson, printTable, relative } from "./output.ts";
 
+/** How long `worker start --detach` waits for the background supervisor to register. */
+const DETACH_WAIT_MS = 30_000;
+
 /** This machine's name as workers report it (`$QUEUECTL_HOST` overrides). */
 export function hostName(): string {
   const explicit = Deno.env.get("QUEUECTL_HOST");
@@ -69,7 +72,27 @@ export function registerWorker(program: Program): void {
           stderr: "null",
           detached: true,
         }).spawn();
+        let exited = false;
+        child.status.then(() => exited = true);
         child.unref();
+        // Return once the supervisor has registered: a `worker stop` issued before its
+        // first heartbeat would not reach it, so `start --detach && stop` would leave it running.
+        await withStore(globals, async (store) => {
+          const deadline = Date.now() + DETACH_WAIT_MS;
+          while (true) {
+            const live = await store.listWorkers();
+            if (live.some((w) => w.kind === "supervisor" && w.pid === child.pid)) return;
+            if (exited || Date.now() > deadline) {
+              throw new QueueError(
+                "unavailable",
+                `The background supervisor (pid ${child.pid}) ${
+                  exited ? "exited at once" : "did not start in time"
+                }; see ${logFile}`,
+              );
+            }
+            await store.waitForChange(100);
+          }
+        });
         out(String(child.pid));
         console.error(
           dim(
