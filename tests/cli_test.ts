@@ -292,3 +292,28 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "cli: PowerShell's habits: a BOM before a jobs file, and JSON whose quotes were stripped",
+  ...opts,
+  fn: async () => {
+    const { home, cleanup } = await tempHome();
+    try {
+      const file = `${home}/jobs.ndjson`;
+      await Deno.writeTextFile(file, '\uFEFF{"id":"bom","command":"echo hi"}\r\n');
+      const bom = await cli(home, ["enqueue", "--file", file]);
+      assert.equal(bom.code, 0, bom.stderr);
+      assert.equal((await cliJson(home, ["show", "bom"])).command, "echo hi");
+      // What Windows PowerShell 5.1 passes for '{"command":"echo hi"}'.
+      const stripped = await cli(home, ["enqueue", "{command:echo hi}"]);
+      assert.equal(stripped.code, 2);
+      assert.match(
+        stripped.stderr,
+        /^error: Malformed JSON: .*PowerShell 5\.1 removes them .* use -c/,
+      );
+      assert.equal(stripped.stderr.trim().split("\n").length, 1);
+    } finally {
+      await cleanup();
+    }
+  },
+});

@@ -182,9 +182,23 @@ function parseJson(text: string, where?: string): unknown {
   }
 }
 
-/** Parses a job given as a JSON object in text. */
+/**
+ * Parses a job given as a JSON object in text. When the text looks like JSON
+ * whose double quotes were stripped on the way in (Windows PowerShell 5.1 does
+ * that to arguments of native programs), the message says what to do instead.
+ */
 export function parseJobJson(text: string, defaults: SpecDefaults): NewJob {
-  return parseJobSpec(parseJson(text), defaults);
+  try {
+    return parseJobSpec(parseJson(text), defaults);
+  } catch (error) {
+    if (error instanceof QueueError && /^\s*\{\s*[A-Za-z_]+\s*:/.test(text)) {
+      throw invalid(
+        `${error.message} (the double quotes look stripped: Windows PowerShell 5.1 removes them ` +
+          `from arguments, so use -c "<command>" with flags, or --file)`,
+      );
+    }
+    throw error;
+  }
 }
 
 /**
@@ -193,6 +207,8 @@ export function parseJobJson(text: string, defaults: SpecDefaults): NewJob {
  * ids repeated inside it.
  */
 export function parseJobBatch(text: string, defaults: SpecDefaults): NewJob[] {
+  // PowerShell and Notepad often start UTF-8 files with a byte-order mark.
+  if (text.startsWith("\uFEFF")) text = text.slice(1);
   const trimmed = text.trimStart();
   const jobs: NewJob[] = [];
   if (trimmed.startsWith("[")) {

@@ -45,6 +45,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     current: null,
     claiming: 0,
     claimed: 0,
+    holding: new Set(),
     sharedGroup: await ownGroup(),
   };
   const ticker = startTicker(options, state, retry);
@@ -58,7 +59,12 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
         await store.waitForChange(state.config.pollInterval * 1000, stop);
         continue;
       }
-      await runJob(job, options, state, retry);
+      state.holding.add(job.id);
+      try {
+        await runJob(job, options, state, retry);
+      } finally {
+        state.holding.delete(job.id);
+      }
     }
   } finally {
     await ticker.stop();
@@ -75,6 +81,8 @@ interface WorkerState {
   /** Claims started and finished: a heartbeat that overlapped one cannot judge held jobs. */
   claiming: number;
   claimed: number;
+  /** Jobs this worker knows it holds: from the claim's reply until their settle is done. */
+  holding: Set<string>;
 }
 
 /** Runs one claimed job and settles it. */
@@ -167,8 +175,8 @@ function startTicker(
     const noClaimOverlapped = idleBefore && state.claiming === claimsBefore &&
       state.claiming === state.claimed;
     for (const held of noClaimOverlapped ? reply.held : []) {
-      // Held but not running: the reply to a claim was lost. Give it back as a failed run.
-      if (held !== state.current?.id) {
+      // Held but unknown to us: the reply to a claim was lost. Give it back as a failed run.
+      if (!state.holding.has(held)) {
         await store.fail(held, id, {
           exitCode: null,
           error: "worker lost (claim reply lost)",
