@@ -9,6 +9,7 @@
 import type { RunResult } from "../core/types.ts";
 import { formatDuration } from "../core/duration.ts";
 import { type JobTree, killTree, shellInvocation } from "./shell.ts";
+import { readChunks } from "./pipe.ts";
 
 /** Bytes of stdout and of stderr kept per attempt (the tail). */
 export const OUTPUT_CAP = 1024 * 1024;
@@ -89,12 +90,8 @@ export class TailBuffer {
   }
 }
 
-async function drain(stream: ReadableStream<Uint8Array>, buffer: TailBuffer): Promise<void> {
-  try {
-    for await (const chunk of stream) buffer.push(chunk);
-  } catch {
-    // The pipe broke; keep what arrived.
-  }
+function drain(stream: ReadableStream<Uint8Array>, buffer: TailBuffer): Promise<void> {
+  return readChunks(stream, (chunk) => buffer.push(chunk));
 }
 
 function failure(error: string): RunResult {

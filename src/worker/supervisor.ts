@@ -14,6 +14,7 @@
 import type { Store } from "../store/store.ts";
 import { describeEvent, type WorkerEvent } from "./events.ts";
 import { type JobTree, killTree } from "./shell.ts";
+import { readChunks } from "./pipe.ts";
 import { currentSelf, selfCommand, type SelfInfo } from "./self_command.ts";
 
 /** Heartbeat period of the supervisor (it also learns of `worker stop` through it). */
@@ -21,6 +22,8 @@ export const SUPERVISOR_BEAT_MS = 1000;
 /** A worker that dies sooner than this after starting is restarted with a growing delay. */
 const CRASH_WINDOW_MS = 2000;
 const RESTART_MAX_DELAY_MS = 10_000;
+/** Longest delay between a job event and the drain check it triggers. */
+const DRAIN_CHECK_MS = 50;
 
 /** What a supervisor needs. */
 export interface SupervisorOptions {
@@ -141,7 +144,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       slot.job = null;
     }
     log(describeEvent(`w${slot.index + 1}`, event));
-    if (options.drain && event.e !== "started" && event.e !== "store") void checkDrained();
+    if (options.drain && event.e !== "started" && event.e !== "store") drainSoon();
   };
 
   const onExit = async (slot: Slot, status: Deno.CommandStatus) => {
@@ -174,6 +177,14 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     if (!stopping) start(slot.index, delay);
   };
 
+  // After a job event, check for an empty queue at most every DRAIN_CHECK_MS.
+  let drainTimer: ReturnType<typeof setTimeout> | undefined;
+  const drainSoon = () => {
+    drainTimer ??= setTimeout(() => {
+      drainTimer = undefined;
+      void checkDrained();
+    }, DRAIN_CHECK_MS);
+  };
   let drainCheck: Promise<void> | null = null;
   const checkDrained = () =>
     drainCheck ??= (async () => {
@@ -244,6 +255,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     return code;
   } finally {
     clearInterval(beatTimer);
+    clearTimeout(drainTimer);
     await beating;
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     await store.unregisterWorker(id).catch(() => {});
@@ -260,19 +272,18 @@ async function readLines(
   stream: ReadableStream<Uint8Array>,
   onLine: (line: string) => void,
 ): Promise<void> {
+  const decoder = new TextDecoder();
   let buffered = "";
-  try {
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-      buffered += text;
-      let newline: number;
-      while ((newline = buffered.indexOf("\n")) >= 0) {
-        onLine(buffered.slice(0, newline));
-        buffered = buffered.slice(newline + 1);
-      }
+  await readChunks(stream, (chunk) => {
+    buffered += decoder.decode(chunk, { stream: true });
+    let start = 0;
+    let newline: number;
+    while ((newline = buffered.indexOf("\n", start)) >= 0) {
+      onLine(buffered.slice(start, newline));
+      start = newline + 1;
     }
-  } catch {
-    // The pipe broke: the process is gone.
-  }
+    buffered = buffered.slice(start);
+  });
   if (buffered) onLine(buffered);
 }
 
