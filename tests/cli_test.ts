@@ -197,6 +197,8 @@ Deno.test({
       await cli(home, ["enqueue", "-c", "true", "--id", "done"]);
       const half = `${home}/half.ndjson`;
       await Deno.writeTextFile(half, '{"id":"h1","command":"true"}\n{"id":"h2","command":""}\n');
+      const twoOnALine = `${home}/two.ndjson`;
+      await Deno.writeTextFile(twoOnALine, '{"command":"a"}\n{"command":"b"},{"command":"c"}\n');
       const dupFile = `${home}/dup.json`;
       await Deno.writeTextFile(
         dupFile,
@@ -242,6 +244,7 @@ Deno.test({
         [["enqueue", "-c", "x", '{"command":"y"}'], /exactly one of/],
         [["enqueue"], /exactly one of/],
         [["enqueue", "--file", half], /Line 2: command must not be empty/],
+        [["enqueue", "--file", twoOnALine], /Line 2: Malformed JSON/],
         [["enqueue", "--file", dupFile], /"taken" already exists/],
         [["enqueue", "--file", `${home}/missing.json`], /no such file/],
         [["enqueue", "--file", "-"], /No jobs given/],

@@ -218,11 +218,26 @@ export function parseJobBatch(text: string, defaults: SpecDefaults): NewJob[] {
       jobs.push(parseJobSpec(item, defaults, { where: `Job ${index + 1}` }))
     );
   } else {
-    const lines = text.split("\n");
-    lines.forEach((line, index) => {
+    const lines: string[] = [];
+    const numbers: number[] = [];
+    text.split("\n").forEach((line, index) => {
       if (line.trim() === "") return;
-      const where = `Line ${index + 1}`;
-      jobs.push(parseJobSpec(parseJson(line, where), defaults, { where }));
+      lines.push(line);
+      numbers.push(index + 1);
+    });
+    // One JSON.parse of the whole file is several times faster than one per line;
+    // only when that fails (or a line held more than one value) do we parse line
+    // by line, to name the bad line.
+    let items: unknown[] | null = null;
+    try {
+      const parsed = JSON.parse(`[${lines.join(",")}]`);
+      if (parsed.length === lines.length) items = parsed;
+    } catch {
+      // Parsed line by line below.
+    }
+    lines.forEach((line, i) => {
+      const where = `Line ${numbers[i]}`;
+      jobs.push(parseJobSpec(items ? items[i] : parseJson(line, where), defaults, { where }));
     });
   }
   if (jobs.length === 0) throw invalid("No jobs given: the input is empty");
