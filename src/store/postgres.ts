@@ -25,7 +25,8 @@ import {
 import { ChangeListener, type ListenerOptions } from "./postgres_listener.ts";
 import { POSTGRES_MIGRATIONS } from "./postgres_schema.ts";
 import { parsePostgresUrl, type PostgresTarget } from "./postgres_url.ts";
-import { type Metrics, nearestRank, PERCENTILES, type RunTotals } from "../core/metrics.ts";
+import type { Metrics, RunTotals } from "../core/metrics.ts";
+import { buildMetrics, buildRunTotals, runTimeRanks, toJob, toWorker } from "./rows.ts";
 import type {
   Beat,
   BeatReply,
@@ -86,41 +87,6 @@ const TYPES = {
 /** Runs a prepared statement. */
 function query(sql: Sql, text: string, params: unknown[] = []): Promise<Row[]> {
   return sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
-}
-
-function toJob(row: Row): Job {
-  return {
-    id: row.id as string,
-    command: row.command as string,
-    state: row.state as JobState,
-    priority: row.priority as number,
-    maxRetries: row.max_retries as number,
-    timeout: row.timeout as number | null,
-    cwd: row.cwd as string,
-    attempts: row.attempts as number,
-    runAt: row.run_at as number,
-    createdAt: row.created_at as number,
-    updatedAt: row.updated_at as number,
-    startedAt: row.started_at as number | null,
-    finishedAt: row.finished_at as number | null,
-    exitCode: row.exit_code as number | null,
-    lastError: row.last_error as string | null,
-    worker: row.worker as string | null,
-    leaseUntil: row.lease_until as number | null,
-  };
-}
-
-function toWorker(row: Row): WorkerInfo {
-  return {
-    id: row.id as string,
-    kind: row.kind as WorkerInfo["kind"],
-    host: row.host as string,
-    pid: row.pid as number,
-    supervisor: row.supervisor as string | null,
-    startedAt: row.started_at as number,
-    heartbeatAt: row.heartbeat_at as number,
-    currentJob: row.current_job as string | null,
-  };
 }
 
 /** Output as stored: empty output is NULL, like SQLite's store. */
@@ -951,32 +917,18 @@ export class PostgresStore implements Store {
          GROUP BY 1 ORDER BY 1`,
         [since, until],
       );
-      const sum = (key: string) => minutes.reduce((total, row) => total + (row[key] as number), 0);
-      const n = sum("timed");
-      let runTimes: Metrics["runTimes"] = null;
-      if (n > 0) {
-        const ranks = PERCENTILES.map((p) => nearestRank(p, n));
-        const rows = await query(
-          sql,
-          `SELECT rn, d FROM (
-             SELECT finished_at - started_at AS d,
-                    row_number() OVER (ORDER BY finished_at - started_at) AS rn
-             FROM attempts
-             WHERE finished_at >= $1 AND finished_at <= $2 AND ${timed}
-           ) ranked
-           WHERE rn IN ($3, $4, $5)`,
-          [since, until, ...ranks],
-        );
-        const at = new Map(rows.map((row) => [row.rn as number, row.d as number]));
-        runTimes = {
-          count: n,
-          p50: at.get(ranks[0])!,
-          p95: at.get(ranks[1])!,
-          p99: at.get(ranks[2])!,
-          mean: sum("run_ms") / n,
-          max: Math.max(...minutes.map((row) => (row.longest as number | null) ?? 0)),
-        };
-      }
+      const ranks = runTimeRanks(minutes);
+      const ranked = ranks.length === 0 ? [] : await query(
+        sql,
+        `SELECT rn, d FROM (
+           SELECT finished_at - started_at AS d,
+                  row_number() OVER (ORDER BY finished_at - started_at) AS rn
+           FROM attempts
+           WHERE finished_at >= $1 AND finished_at <= $2 AND ${timed}
+         ) ranked
+         WHERE rn IN ($3, $4, $5)`,
+        [since, until, ...ranks],
+      );
       // A job died in the window if its last run failed in the window and it is still dead.
       const [dead] = await query(
         sql,
@@ -986,24 +938,16 @@ export class PostgresStore implements Store {
            AND j.state = 'dead' AND j.runs = a.attempt`,
         [since, until],
       );
-      return {
+      return buildMetrics({
         since,
         until,
         counts,
         oldestPendingAt,
-        completed: sum("completed"),
-        failed: sum("failed"),
-        retries: sum("retries"),
+        minutes,
+        ranks,
+        ranked,
         dead: dead.n as number,
-        perMinute: minutes
-          .filter((row) => (row.completed as number) + (row.failed as number) > 0)
-          .map((row) => ({
-            minute: (row.minute as number) * 60_000,
-            completed: row.completed as number,
-            failed: row.failed as number,
-          })),
-        runTimes,
-      };
+      });
     });
   }
 
@@ -1022,22 +966,7 @@ export class PostgresStore implements Store {
          GROUP BY outcome`,
         [from, to, ...bucketsMs],
       ));
-    const totals: RunTotals = {
-      byOutcome: { completed: 0, failed: 0, lost: 0, cancelled: 0 },
-      bucketsMs: [...bucketsMs],
-      bucketCounts: bucketsMs.map(() => 0),
-      count: 0,
-      sumMs: 0,
-    };
-    for (const row of rows) {
-      const outcome = row.outcome as keyof RunTotals["byOutcome"];
-      if (outcome in totals.byOutcome) totals.byOutcome[outcome] = row.n as number;
-      if (outcome !== "completed" && outcome !== "failed") continue;
-      totals.count += row.n as number;
-      totals.sumMs += row.run_ms as number;
-      bucketsMs.forEach((_, i) => totals.bucketCounts[i] += row[`b${i}`] as number);
-    }
-    return totals;
+    return buildRunTotals(rows, bucketsMs);
   }
 
   async getConfig(): Promise<Config> {

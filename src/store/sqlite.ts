@@ -9,7 +9,8 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import { dirname } from "node:path";
 import { type Config, configFromRows, type ConfigKey } from "../core/config.ts";
 import { QueueError, quote } from "../core/errors.ts";
-import { type Metrics, nearestRank, PERCENTILES, type RunTotals } from "../core/metrics.ts";
+import type { Metrics, RunTotals } from "../core/metrics.ts";
+import { buildMetrics, buildRunTotals, runTimeRanks, toJob, toWorker } from "./rows.ts";
 import { backoffSeconds, canRetry } from "../core/retry.ts";
 import {
   type Attempt,
@@ -44,41 +45,6 @@ const CHANGE_CHECK_MS = 4;
 const ENQUEUE_CHUNK = 20_000;
 
 type Row = Record<string, SQLInputValue>;
-
-function toJob(row: Row): Job {
-  return {
-    id: row.id as string,
-    command: row.command as string,
-    state: row.state as JobState,
-    priority: row.priority as number,
-    maxRetries: row.max_retries as number,
-    timeout: row.timeout as number | null,
-    cwd: row.cwd as string,
-    attempts: row.attempts as number,
-    runAt: row.run_at as number,
-    createdAt: row.created_at as number,
-    updatedAt: row.updated_at as number,
-    startedAt: row.started_at as number | null,
-    finishedAt: row.finished_at as number | null,
-    exitCode: row.exit_code as number | null,
-    lastError: row.last_error as string | null,
-    worker: row.worker as string | null,
-    leaseUntil: row.lease_until as number | null,
-  };
-}
-
-function toWorker(row: Row): WorkerInfo {
-  return {
-    id: row.id as string,
-    kind: row.kind as WorkerInfo["kind"],
-    host: row.host as string,
-    pid: row.pid as number,
-    supervisor: row.supervisor as string | null,
-    startedAt: row.started_at as number,
-    heartbeatAt: row.heartbeat_at as number,
-    currentJob: row.current_job as string | null,
-  };
-}
 
 function blob(bytes: Uint8Array): Uint8Array | null {
   return bytes.length === 0 ? null : bytes;
@@ -652,13 +618,9 @@ export class SqliteStore implements Store {
         WHERE finished_at >= ? AND finished_at <= ?
         GROUP BY finished_at / 60000
         ORDER BY minute`).all(since, until) as Row[];
-      const sum = (key: string) => minutes.reduce((total, row) => total + (row[key] as number), 0);
-      const n = sum("timed");
-      let runTimes: Metrics["runTimes"] = null;
-      if (n > 0) {
-        // Nearest rank: one sort of the window's run times, three rows back.
-        const ranks = PERCENTILES.map((p) => nearestRank(p, n));
-        const rows = this.#sql(`
+      const ranks = runTimeRanks(minutes);
+      // Nearest rank: one sort of the window's run times, three rows back.
+      const ranked = ranks.length === 0 ? [] : this.#sql(`
           SELECT rn, d FROM (
             SELECT finished_at - started_at AS d,
                    row_number() OVER (ORDER BY finished_at - started_at) AS rn
@@ -666,16 +628,6 @@ export class SqliteStore implements Store {
             WHERE finished_at >= ? AND finished_at <= ? AND outcome IN ('completed', 'failed')
           ) ranked
           WHERE rn IN (?, ?, ?)`).all(since, until, ...ranks) as Row[];
-        const at = new Map(rows.map((row) => [row.rn as number, row.d as number]));
-        runTimes = {
-          count: n,
-          p50: at.get(ranks[0])!,
-          p95: at.get(ranks[1])!,
-          p99: at.get(ranks[2])!,
-          mean: sum("run_ms") / n,
-          max: Math.max(...minutes.map((row) => (row.longest as number | null) ?? 0)),
-        };
-      }
       // A job died in the window if its last run failed in the window and it is still dead.
       const dead = this.#sql(`
         SELECT count(*) AS n
@@ -683,24 +635,16 @@ export class SqliteStore implements Store {
         WHERE a.finished_at >= ? AND a.finished_at <= ? AND a.outcome IN ('failed', 'lost')
           AND j.seq = a.job_seq AND j.state = 'dead' AND j.runs = a.attempt`)
         .get(since, until) as Row;
-      return {
+      return buildMetrics({
         since,
         until,
         counts: this.#counts(),
         oldestPendingAt: this.#oldestPending(),
-        completed: sum("completed"),
-        failed: sum("failed"),
-        retries: sum("retries"),
+        minutes,
+        ranks,
+        ranked,
         dead: dead.n as number,
-        perMinute: minutes
-          .filter((row) => (row.completed as number) + (row.failed as number) > 0)
-          .map((row) => ({
-            minute: Math.floor(row.minute as number) * 60_000,
-            completed: row.completed as number,
-            failed: row.failed as number,
-          })),
-        runTimes,
-      };
+      });
     });
   }
 
@@ -714,22 +658,7 @@ export class SqliteStore implements Store {
       FROM attempts
       WHERE finished_at >= ? AND finished_at < ?
       GROUP BY outcome`).all(...bucketsMs, from, to) as Row[];
-    const totals: RunTotals = {
-      byOutcome: { completed: 0, failed: 0, lost: 0, cancelled: 0 },
-      bucketsMs: [...bucketsMs],
-      bucketCounts: bucketsMs.map(() => 0),
-      count: 0,
-      sumMs: 0,
-    };
-    for (const row of rows) {
-      const outcome = row.outcome as keyof RunTotals["byOutcome"];
-      if (outcome in totals.byOutcome) totals.byOutcome[outcome] = row.n as number;
-      if (outcome !== "completed" && outcome !== "failed") continue;
-      totals.count += row.n as number;
-      totals.sumMs += row.run_ms as number;
-      bucketsMs.forEach((_, i) => totals.bucketCounts[i] += row[`b${i}`] as number);
-    }
-    return totals;
+    return buildRunTotals(rows, bucketsMs);
   }
 
   async getConfig(): Promise<Config> {
