@@ -320,3 +320,28 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "cli: under deno task, relative paths and a job's directory mean where the user is (INIT_CWD)",
+  ...opts,
+  fn: async () => {
+    const { home, cleanup } = await tempHome();
+    try {
+      const user = await Deno.realPath(await Deno.makeTempDir({ dir: home, prefix: "user-" }));
+      await Deno.writeTextFile(`${user}/jobs.json`, '[{"id":"from-file","command":"true"}]');
+      // The process runs in home (as deno task runs in the project); INIT_CWD says where the user is.
+      const env = { INIT_CWD: user };
+      const batch = await cli(home, ["enqueue", "--file", "jobs.json"], { cwd: home, env });
+      assert.equal(batch.code, 0, batch.stderr);
+      assert.equal(
+        (await cli(home, ["enqueue", "-c", "pwd", "--id", "here"], { cwd: home, env })).code,
+        0,
+      );
+      assert.equal((await cliJson(home, ["show", "here"])).cwd, user);
+      assert.equal((await cliJson(home, ["show", "from-file"])).cwd, user);
+    } finally {
+      await cleanup();
+    }
+  },
+});

@@ -38,7 +38,15 @@ export async function cli(
 ): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...PERMISSIONS, MAIN, ...args],
-    env: { QUEUECTL_HOME: home, NO_COLOR: "1", QUEUECTL_DB: "", ...options.env },
+    // `deno task test` sets INIT_CWD, which the CLI honours as the user's directory
+    // (see src/main.ts): pin it to the directory this run means.
+    env: {
+      QUEUECTL_HOME: home,
+      NO_COLOR: "1",
+      QUEUECTL_DB: "",
+      INIT_CWD: options.cwd ?? Deno.cwd(),
+      ...options.env,
+    },
     cwd: options.cwd,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
@@ -95,7 +103,13 @@ export function spawnCli(
 ): Running {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...PERMISSIONS, MAIN, ...args],
-    env: { QUEUECTL_HOME: home, NO_COLOR: "1", QUEUECTL_DB: "", ...options.env },
+    env: {
+      QUEUECTL_HOME: home,
+      NO_COLOR: "1",
+      QUEUECTL_DB: "",
+      INIT_CWD: Deno.cwd(),
+      ...options.env,
+    },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
