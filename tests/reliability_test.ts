@@ -318,6 +318,21 @@ Deno.test({
       for (let round = 0; round < rounds; round++) {
         const early = await batchFile(`r${round}-early`, STRESS ? 5_000 : 2_000);
         const late = await batchFile(`r${round}-late`, STRESS ? 10_000 : 4_000);
+        // One long run per round, so the crash always cuts a run off (the short ones may
+        // all be done by the random crash point); on its retry it is quick.
+        const anchor = `r${round}-anchor`;
+        const anchored = await cli(home, [
+          "enqueue",
+          "-c",
+          `[ "$QUEUECTL_ATTEMPT" = 1 ] && sleep 30; echo $QUEUECTL_JOB_ID >> ${file}`,
+          "--id",
+          anchor,
+          "--priority",
+          "9",
+        ]);
+        assert.equal(anchored.code, 0, anchored.stderr);
+        singles.add(anchor);
+        acked.add(anchor);
         const run = supervisor(home, ["--count", "2"], cleanup);
         const inFlight = new Set<Running>();
         let crashing = false;
@@ -350,8 +365,8 @@ Deno.test({
         await waitFor(
           "single enqueues to land and jobs to run",
           () =>
-            query(db, "SELECT count(*) AS n FROM jobs WHERE state = 'processing'")[0].n as number >
-              0 && [...acked].filter((id) => id.startsWith(`r${round}-single`)).length >= 8,
+            query(db, "SELECT state FROM jobs WHERE id = ?", anchor)[0]?.state === "processing" &&
+            [...acked].filter((id) => id.startsWith(`r${round}-single`)).length >= 8,
         );
 
         // The crash: a batch is on its way, single enqueues are mid-flight, jobs are running.
@@ -370,7 +385,8 @@ Deno.test({
             // It had exited.
           }
         }
-        await killMatching(home);
+        // Workers lead their jobs' process groups: take what runs inside them down too.
+        for (const pid of await killMatching(home)) killGroup(pid);
         await Promise.all(loops);
         const lateCode = await lastBatch.done;
         await run.done;
