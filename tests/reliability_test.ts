@@ -167,7 +167,10 @@ Deno.test({
     "duplicates only interrupted runs",
   ...opts,
   fn: async () => {
-    const total = STRESS ? 2_000 : 500;
+    // Sized by time, not by count: the queue is topped up on every tick of the chaos, so jobs
+    // are running when it ends on a machine of any speed. A tick is 0.5 s and a job sleeps at
+    // least 10 ms, so 4 workers finish at most 200 jobs a tick; the queue never runs dry.
+    const backlog = STRESS ? 800 : 300;
     const random = seededRandom(SEED);
     const why = `(QUEUECTL_SEED=${SEED})`;
     const cleanup = cleanupStack();
@@ -175,14 +178,21 @@ Deno.test({
       const { home, db } = await freshHome(cleanup);
       const file = `${home}/ran.txt`;
       await config(home, "backoff-base", "1");
-      const ids = Array.from({ length: total }, (_, i) => `chaos-${i}`);
-      const jobs = ids.map((id) => ({
-        id,
-        command: `sleep 0.0${10 + Math.floor(random() * 41)}; echo $QUEUECTL_JOB_ID >> ${file}`,
-        max_retries: 20,
-      }));
-      const enqueue = await cli(home, ["enqueue", "--file", "-"], { stdin: ndjson(jobs) });
-      assert.equal(enqueue.code, 0, enqueue.stderr);
+      const ids: string[] = [];
+      const topUp = async (count: number) => {
+        const jobs = Array.from({ length: count }, () => {
+          const id = `chaos-${ids.length}`;
+          ids.push(id);
+          return {
+            id,
+            command: `sleep 0.0${10 + Math.floor(random() * 41)}; echo $QUEUECTL_JOB_ID >> ${file}`,
+            max_retries: 20,
+          };
+        });
+        const enqueue = await cli(home, ["enqueue", "--file", "-"], { stdin: ndjson(jobs) });
+        assert.equal(enqueue.code, 0, enqueue.stderr);
+      };
+      await topUp(backlog);
 
       const run = supervisor(home, ["--count", "4"], cleanup);
       const ourWorkers = async () => {
@@ -203,8 +213,11 @@ Deno.test({
           Deno.kill(victim.pid, "SIGKILL");
           killed.push(victim);
         }
+        const pending = (await cliJson<StatusJson>(home, ["status"])).jobs.pending;
+        if (pending < backlog) await topUp(backlog - pending);
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, 500 - (Date.now() - tick))));
       }
+      const total = ids.length;
       const left = unfinished(await cliJson<StatusJson>(home, ["status"]));
       assert.ok(killed.length >= 10, `${killed.length} workers killed in 10 s ${why}`);
       assert.ok(left > 0, `jobs were still running when the chaos ended ${why}`);
@@ -269,7 +282,8 @@ Deno.test({
         query(db, "SELECT DISTINCT error FROM attempts WHERE outcome = 'lost'"),
         [{ error: "worker lost (killed by SIGKILL)" }],
       );
-      assert.deepEqual([...ran.keys()].filter((id) => !ids.includes(id)), [], "no unknown ids");
+      const known = new Set(ids);
+      assert.deepEqual([...ran.keys()].filter((id) => !known.has(id)), [], "no unknown ids");
       for (const id of duplicated) {
         const job = await cliJson<{ history: { outcome: string }[] }>(home, ["show", id]);
         assert.ok(
