@@ -10,7 +10,7 @@
  */
 
 import { startDashboard } from "../src/dashboard/mod.ts";
-import { openSqliteStore } from "../src/store/sqlite.ts";
+import { openSqliteStore } from "../src/store/sqlite/mod.ts";
 import { launchChromium } from "../tests/dashboard_browser_test.ts";
 import { cli, spawnCli, tempHome, waitFor } from "../tests/helpers.ts";
 

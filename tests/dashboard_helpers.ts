@@ -6,7 +6,7 @@
 
 import type { NewJob } from "../src/core/types.ts";
 import { type Dashboard, startDashboard } from "../src/dashboard/mod.ts";
-import { openSqliteStore, type SqliteStore } from "../src/store/sqlite.ts";
+import { openSqliteStore, type SqliteStore } from "../src/store/sqlite/mod.ts";
 import { cli, tempHome } from "./helpers.ts";
 
 /** What a dashboard test gets. */

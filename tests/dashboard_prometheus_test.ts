@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { RunCounters } from "../src/dashboard/prometheus.ts";
-import { openSqliteStore } from "../src/store/sqlite.ts";
+import { openSqliteStore } from "../src/store/sqlite/mod.ts";
 import { newJob, request, runWorkers, withDashboard } from "./dashboard_helpers.ts";
 import { tempHome } from "./helpers.ts";
 import { FakeClock } from "./store_contract.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { NewJob, RunResult } from "../src/core/types.ts";
-import { openSqliteStore } from "../src/store/sqlite.ts";
+import { openSqliteStore } from "../src/store/sqlite/mod.ts";
 import type { Store } from "../src/store/store.ts";
 import { cli, tempHome } from "./helpers.ts";
 import { FakeClock } from "./store_contract.ts";

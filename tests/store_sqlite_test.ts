@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { openSqliteStore } from "../src/store/sqlite.ts";
+import { openSqliteStore } from "../src/store/sqlite/mod.ts";
 import { storeContract } from "./store_contract.ts";
 import { tempHome } from "./helpers.ts";
 

@@ -152,6 +152,6 @@ export async function openStore(db: string, options: StoreOptions = {}): Promise
     const { openPostgresStore } = await import("./postgres.ts");
     return await openPostgresStore(db, options);
   }
-  const { openSqliteStore } = await import("./sqlite.ts");
+  const { openSqliteStore } = await import("./sqlite/mod.ts");
   return openSqliteStore(db, options);
 }

@@ -4,6 +4,9 @@
  * @module
  */
 
+import { QueueError, quote } from "../../core/errors.ts";
+import type { Row, SqliteDb } from "./db.ts";
+
 /** Migrations in order; index 0 is migration 1. */
 export const SQLITE_MIGRATIONS: readonly string[] = [
   `
@@ -78,3 +81,23 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
   `,
 ];
+
+/** Brings the schema up to date in one transaction; refuses a database newer than this code. */
+export function migrate(db: SqliteDb): void {
+  const version = () => (db.raw.prepare("PRAGMA user_version").get() as Row).user_version as number;
+  if (version() === SQLITE_MIGRATIONS.length) return;
+  db.txSync(() => {
+    const current = version();
+    if (current > SQLITE_MIGRATIONS.length) {
+      throw new QueueError(
+        "unavailable",
+        `Database ${quote(db.location)} has schema version ${current}, newer than this ` +
+          `queuectl knows (${SQLITE_MIGRATIONS.length}); upgrade queuectl`,
+      );
+    }
+    for (let n = current; n < SQLITE_MIGRATIONS.length; n++) {
+      db.raw.exec(SQLITE_MIGRATIONS[n]);
+    }
+    db.raw.exec(`PRAGMA user_version = ${SQLITE_MIGRATIONS.length}`);
+  });
+}

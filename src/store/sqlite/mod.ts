@@ -1,0 +1,146 @@
+/**
+ * The default Store: one SQLite file in WAL mode, shared by any number of
+ * processes on one machine. Writers take the lock up front (`BEGIN
+ * IMMEDIATE`) and never hold a transaction while a job runs.
+ *
+ * This class only wires the contract to the statement families, one file each:
+ * enqueue.ts, claim.ts, settle.ts, workers.ts, reads.ts, actions.ts,
+ * metrics.ts, config.ts; the connection is db.ts and the schema schema.ts.
+ * @module
+ */
+
+import type { Config, ConfigKey } from "../../core/config.ts";
+import type { Metrics, RunTotals } from "../../core/metrics.ts";
+import type {
+  Attempt,
+  AttemptLogs,
+  FailOutcome,
+  Job,
+  JobState,
+  NewJob,
+  RunResult,
+  StateCounts,
+  WorkerInfo,
+} from "../../core/types.ts";
+import type {
+  Beat,
+  BeatReply,
+  ListOptions,
+  MetricsOptions,
+  RunTotalsOptions,
+  Store,
+  StoreOptions,
+} from "../store.ts";
+import { cancel, retryDead } from "./actions.ts";
+import { claim } from "./claim.ts";
+import { getConfigRows, setConfig } from "./config.ts";
+import { SqliteDb } from "./db.ts";
+import { enqueue } from "./enqueue.ts";
+import { metrics, runTotals } from "./metrics.ts";
+import { attempts, counts, getJob, listJobs, logs, oldestPending } from "./reads.ts";
+import { complete, fail } from "./settle.ts";
+import {
+  heartbeat,
+  listWorkers,
+  recover,
+  releaseWorker,
+  requestStop,
+  unregisterWorker,
+} from "./workers.ts";
+
+/** SQLite implementation of {@linkcode Store}. */
+export class SqliteStore implements Store {
+  readonly kind = "sqlite";
+  readonly location: string;
+  readonly #db: SqliteDb;
+
+  constructor(path: string, options: StoreOptions = {}) {
+    this.#db = new SqliteDb(path, options);
+    this.location = path;
+  }
+
+  enqueue(jobs: NewJob[]): Promise<void> {
+    return enqueue(this.#db, jobs);
+  }
+  claim(worker: string, leaseMs: number): Promise<Job | null> {
+    return claim(this.#db, worker, leaseMs);
+  }
+  complete(id: string, worker: string, result: RunResult): Promise<boolean> {
+    return complete(this.#db, id, worker, result);
+  }
+  fail(id: string, worker: string, result: RunResult): Promise<FailOutcome | null> {
+    return fail(this.#db, id, worker, result);
+  }
+  heartbeat(beat: Beat): Promise<BeatReply> {
+    return heartbeat(this.#db, beat);
+  }
+  recover(): Promise<FailOutcome[]> {
+    return recover(this.#db);
+  }
+  releaseWorker(worker: string, error: string): Promise<FailOutcome[]> {
+    return releaseWorker(this.#db, worker, error);
+  }
+  unregisterWorker(id: string): Promise<void> {
+    return unregisterWorker(this.#db, id);
+  }
+  listWorkers(): Promise<WorkerInfo[]> {
+    return listWorkers(this.#db);
+  }
+  requestStop(): Promise<number> {
+    return requestStop(this.#db);
+  }
+
+  getJob(id: string): Promise<Job | null> {
+    return getJob(this.#db, id);
+  }
+  listJobs(options?: ListOptions): Promise<Job[]> {
+    return listJobs(this.#db, options);
+  }
+  async counts(): Promise<StateCounts> {
+    return counts(this.#db);
+  }
+  async oldestPending(): Promise<number | null> {
+    return oldestPending(this.#db);
+  }
+  attempts(id: string): Promise<Attempt[]> {
+    return attempts(this.#db, id);
+  }
+  logs(id: string, attempt?: number): Promise<AttemptLogs | null> {
+    return logs(this.#db, id, attempt);
+  }
+  cancel(id: string): Promise<JobState> {
+    return cancel(this.#db, id);
+  }
+  retryDead(ids: string[] | "all"): Promise<string[]> {
+    return retryDead(this.#db, ids);
+  }
+
+  metrics(options: MetricsOptions): Promise<Metrics> {
+    return metrics(this.#db, options);
+  }
+  runTotals(options: RunTotalsOptions): Promise<RunTotals> {
+    return runTotals(this.#db, options);
+  }
+
+  async getConfig(): Promise<Config> {
+    return this.#db.config();
+  }
+  getConfigRows(): Promise<Map<ConfigKey, string>> {
+    return getConfigRows(this.#db);
+  }
+  setConfig(key: ConfigKey, value: string): Promise<void> {
+    return setConfig(this.#db, key, value);
+  }
+
+  waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.#db.waitForChange(ms, signal);
+  }
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+}
+
+/** Opens (creating and migrating as needed) the SQLite store at `path`. */
+export function openSqliteStore(path: string, options: StoreOptions = {}): SqliteStore {
+  return new SqliteStore(path, options);
+}
