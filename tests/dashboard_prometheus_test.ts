@@ -3,7 +3,7 @@ import { RunCounters } from "../src/dashboard/prometheus.ts";
 import { openSqliteStore } from "../src/store/sqlite/mod.ts";
 import { newJob, request, runWorkers, withDashboard } from "./dashboard_helpers.ts";
 import { tempHome } from "./helpers.ts";
-import { FakeClock } from "./store_contract.ts";
+import { FakeClock } from "./store_contract/mod.ts";
 
 /** Parses Prometheus text into `name{labels}` → value, checking every sample has HELP and TYPE. */
 function parse(text: string): Map<string, number> {

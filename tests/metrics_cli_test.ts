@@ -3,7 +3,7 @@ import type { NewJob, RunResult } from "../src/core/types.ts";
 import { openSqliteStore } from "../src/store/sqlite/mod.ts";
 import type { Store } from "../src/store/store.ts";
 import { cli, tempHome } from "./helpers.ts";
-import { FakeClock } from "./store_contract.ts";
+import { FakeClock } from "./store_contract/mod.ts";
 
 const LEASE = 30_000;
 

@@ -3,10 +3,10 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 import postgres from "postgres";
 import { QueueError } from "../src/core/errors.ts";
 import type { NewJob } from "../src/core/types.ts";
-import { openPostgresStore } from "../src/store/postgres.ts";
-import { parsePostgresUrl, redactUrl } from "../src/store/postgres_url.ts";
+import { openPostgresStore } from "../src/store/postgres/mod.ts";
+import { parsePostgresUrl, redactUrl } from "../src/store/postgres/url.ts";
 import type { Store, StoreOptions } from "../src/store/store.ts";
-import { storeContract } from "./store_contract.ts";
+import { storeContract } from "./store_contract/mod.ts";
 import { PERMISSIONS, waitFor } from "./helpers.ts";
 
 const url = Deno.env.get("QUEUECTL_TEST_POSTGRES_URL");

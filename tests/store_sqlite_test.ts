@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { openSqliteStore } from "../src/store/sqlite/mod.ts";
-import { storeContract } from "./store_contract.ts";
+import { storeContract } from "./store_contract/mod.ts";
 import { tempHome } from "./helpers.ts";
 
 storeContract("sqlite", async (clock) => {

@@ -149,7 +149,7 @@ export function isPostgresUrl(db: string): boolean {
 /** Opens the store a `--db` value names: a SQLite path or a `postgres://` URL. */
 export async function openStore(db: string, options: StoreOptions = {}): Promise<Store> {
   if (isPostgresUrl(db)) {
-    const { openPostgresStore } = await import("./postgres.ts");
+    const { openPostgresStore } = await import("./postgres/mod.ts");
     return await openPostgresStore(db, options);
   }
   const { openSqliteStore } = await import("./sqlite/mod.ts");

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { invalid, quote } from "../core/errors.ts";
+import { invalid, quote } from "../../core/errors.ts";
 
 /** Schema used when the URL names none. */
 export const DEFAULT_SCHEMA = "queuectl";

@@ -6,7 +6,12 @@
  * @module
  */
 
-import { CHANNEL_PREFIX } from "./postgres_url.ts";
+import type postgres from "postgres";
+import { QueueError } from "../../core/errors.ts";
+import type { PgDb } from "./db.ts";
+import { query, type Sql } from "./sql.ts";
+import { errorCode } from "./errors.ts";
+import { CHANNEL_PREFIX } from "./url.ts";
 
 /** Shards of the per-state counters: each connection adds to the row of its own shard. */
 export const COUNT_SHARDS = 16;
@@ -124,3 +129,39 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TABLE config (key text PRIMARY KEY, value text NOT NULL);
   `,
 ];
+
+/** Creates the schema and brings it up to date; refuses a database newer than this code. */
+export async function migrate(db: PgDb, sql: postgres.Sql): Promise<void> {
+  const version = async (tx: Sql) => {
+    try {
+      const [row] = await query(tx, "SELECT version FROM schema_version");
+      return row ? row.version as number : 0;
+    } catch (error) {
+      if (errorCode(error) === "42P01") return 0; // no table yet
+      throw error;
+    }
+  };
+  if (await version(sql) === POSTGRES_MIGRATIONS.length) return;
+  const { schema, schemaIdent } = db.target;
+  await sql.begin(async (tx) => {
+    // Several processes may open a fresh database at once: one migrates, the others wait.
+    await query(tx, "SELECT pg_advisory_xact_lock(hashtext('queuectl'), hashtext($1))", [schema]);
+    const [exists] = await query(tx, "SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]);
+    if (!exists) await tx.unsafe(`CREATE SCHEMA ${schemaIdent}`);
+    await tx.unsafe("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)");
+    const [row] = await query(tx, "SELECT version FROM schema_version");
+    if (!row) await tx.unsafe("INSERT INTO schema_version (version) VALUES (0)");
+    const current = row ? row.version as number : 0;
+    if (current > POSTGRES_MIGRATIONS.length) {
+      throw new QueueError(
+        "unavailable",
+        `Database ${db.where} has schema version ${current}, newer than this ` +
+          `queuectl knows (${POSTGRES_MIGRATIONS.length}); upgrade queuectl`,
+      );
+    }
+    for (let n = current; n < POSTGRES_MIGRATIONS.length; n++) {
+      await tx.unsafe(POSTGRES_MIGRATIONS[n]);
+    }
+    await query(tx, "UPDATE schema_version SET version = $1", [POSTGRES_MIGRATIONS.length]);
+  });
+}

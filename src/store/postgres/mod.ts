@@ -1,0 +1,164 @@
+/**
+ * The scale-out Store: PostgreSQL, shared by workers on many machines.
+ * Claims use `FOR UPDATE SKIP LOCKED`; idle workers wake on LISTEN/NOTIFY;
+ * time comes from the database clock, so clock skew between machines cannot
+ * steal or resurrect jobs. Each queue lives in its own schema.
+ *
+ * This class only wires the contract to the statement families, one file each:
+ * enqueue.ts, claim.ts, settle.ts, workers.ts, reads.ts, actions.ts,
+ * metrics.ts, config.ts; the connection is db.ts (errors.ts, listener.ts,
+ * url.ts) and the schema schema.ts.
+ * @module
+ */
+
+import type { Config, ConfigKey } from "../../core/config.ts";
+import type { Metrics, RunTotals } from "../../core/metrics.ts";
+import type {
+  Attempt,
+  AttemptLogs,
+  FailOutcome,
+  Job,
+  JobState,
+  NewJob,
+  RunResult,
+  StateCounts,
+  WorkerInfo,
+} from "../../core/types.ts";
+import type {
+  Beat,
+  BeatReply,
+  ListOptions,
+  MetricsOptions,
+  RunTotalsOptions,
+  Store,
+  StoreOptions,
+} from "../store.ts";
+import { cancel, retryDead } from "./actions.ts";
+import { claim } from "./claim.ts";
+import { getConfig, getConfigRows, setConfig } from "./config.ts";
+import { PgDb } from "./db.ts";
+import { enqueue } from "./enqueue.ts";
+import { metrics, runTotals } from "./metrics.ts";
+import { attempts, counts, getJob, listJobs, logs, oldestPending } from "./reads.ts";
+import { complete, fail } from "./settle.ts";
+import { parsePostgresUrl, type PostgresTarget } from "./url.ts";
+import {
+  heartbeat,
+  listWorkers,
+  recover,
+  releaseWorker,
+  requestStop,
+  unregisterWorker,
+} from "./workers.ts";
+
+/** PostgreSQL implementation of {@linkcode Store}. */
+export class PostgresStore implements Store {
+  readonly kind = "postgres";
+  readonly location: string;
+  readonly #db: PgDb;
+
+  constructor(target: PostgresTarget, options: StoreOptions = {}) {
+    this.#db = new PgDb(target, options);
+    this.location = target.location;
+  }
+
+  /** Creates the schema and runs pending migrations; workers start listening at once. */
+  open(): Promise<void> {
+    return this.#db.open();
+  }
+
+  enqueue(jobs: NewJob[]): Promise<void> {
+    return enqueue(this.#db, jobs);
+  }
+  claim(worker: string, leaseMs: number): Promise<Job | null> {
+    return claim(this.#db, worker, leaseMs);
+  }
+  complete(id: string, worker: string, result: RunResult): Promise<boolean> {
+    return complete(this.#db, id, worker, result);
+  }
+  fail(id: string, worker: string, result: RunResult): Promise<FailOutcome | null> {
+    return fail(this.#db, id, worker, result);
+  }
+  heartbeat(beat: Beat): Promise<BeatReply> {
+    return heartbeat(this.#db, beat);
+  }
+  recover(): Promise<FailOutcome[]> {
+    return recover(this.#db);
+  }
+  releaseWorker(worker: string, error: string): Promise<FailOutcome[]> {
+    return releaseWorker(this.#db, worker, error);
+  }
+  unregisterWorker(id: string): Promise<void> {
+    return unregisterWorker(this.#db, id);
+  }
+  listWorkers(): Promise<WorkerInfo[]> {
+    return listWorkers(this.#db);
+  }
+  requestStop(): Promise<number> {
+    return requestStop(this.#db);
+  }
+
+  getJob(id: string): Promise<Job | null> {
+    return getJob(this.#db, id);
+  }
+  listJobs(options?: ListOptions): Promise<Job[]> {
+    return listJobs(this.#db, options);
+  }
+  counts(): Promise<StateCounts> {
+    return counts(this.#db);
+  }
+  oldestPending(): Promise<number | null> {
+    return oldestPending(this.#db);
+  }
+  attempts(id: string): Promise<Attempt[]> {
+    return attempts(this.#db, id);
+  }
+  logs(id: string, attempt?: number): Promise<AttemptLogs | null> {
+    return logs(this.#db, id, attempt);
+  }
+  cancel(id: string): Promise<JobState> {
+    return cancel(this.#db, id);
+  }
+  retryDead(ids: string[] | "all"): Promise<string[]> {
+    return retryDead(this.#db, ids);
+  }
+
+  metrics(options: MetricsOptions): Promise<Metrics> {
+    return metrics(this.#db, options);
+  }
+  runTotals(options: RunTotalsOptions): Promise<RunTotals> {
+    return runTotals(this.#db, options);
+  }
+
+  getConfig(): Promise<Config> {
+    return getConfig(this.#db);
+  }
+  getConfigRows(): Promise<Map<ConfigKey, string>> {
+    return getConfigRows(this.#db);
+  }
+  setConfig(key: ConfigKey, value: string): Promise<void> {
+    return setConfig(this.#db, key, value);
+  }
+
+  waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.#db.waitForChange(ms, signal);
+  }
+  close(): Promise<void> {
+    return this.#db.close();
+  }
+}
+
+/** Opens (creating the schema and migrating as needed) the PostgreSQL store at `url`. */
+export async function openPostgresStore(
+  url: string,
+  options: StoreOptions = {},
+): Promise<Store> {
+  const store = new PostgresStore(parsePostgresUrl(url), options);
+  try {
+    await store.open();
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+  return store;
+}
