@@ -1,0 +1,58 @@
+/**
+ * Scale: the cost of a claim and of `status` as the table grows from a
+ * thousand to a million stored jobs.
+ * @module
+ */
+
+import { openStore } from "../src/store/store.ts";
+import { add, type Backend, cliMedian, enqueue, freshDb, jobs, N } from "./lib.ts";
+
+/** Claim + complete cost (µs) and status time (ms) with `stored` jobs in the table. */
+async function measure(backend: Backend, stored: number) {
+  const db = freshDb(backend);
+  await enqueue(db, jobs(stored));
+  const store = await openStore(db, { worker: true });
+  const empty = { exitCode: 0, error: null, stdout: new Uint8Array(), stderr: new Uint8Array() };
+  for (let i = 0; i < 20; i++) {
+    await store.complete((await store.claim("warm", 30_000))!.id, "warm", empty);
+  }
+  const start = performance.now();
+  for (let i = 0; i < N.scaleOps; i++) {
+    const job = await store.claim("w", 30_000);
+    await store.complete(job!.id, "w", empty);
+  }
+  const claimUs = ((performance.now() - start) / N.scaleOps) * 1000;
+  await store.close();
+  return { claimUs, statusMs: await cliMedian(db, ["status"]) };
+}
+
+/** Scale rows on SQLite. */
+export async function scale(): Promise<void> {
+  for (const backend of ["sqlite"] as const) {
+    const results = [];
+    for (const stored of N.scale) results.push({ stored, ...await measure(backend, stored) });
+    const first = results[0];
+    for (const result of results) {
+      const claimRatio = first.claimUs / result.claimUs;
+      add({
+        name: `${backend}: claim+complete with ${result.stored.toLocaleString("en-US")} stored`,
+        value: result.claimUs,
+        unit: "µs",
+        baseline: { name: `at ${first.stored}`, value: first.claimUs },
+        ratio: claimRatio,
+        target: "within 1.5× (ratio ≥ 0.67)",
+        ok: claimRatio >= 1 / 1.5,
+      });
+      const statusRatio = first.statusMs / result.statusMs;
+      add({
+        name: `${backend}: status with ${result.stored.toLocaleString("en-US")} stored`,
+        value: result.statusMs,
+        unit: "ms",
+        baseline: { name: `at ${first.stored}`, value: first.statusMs },
+        ratio: statusRatio,
+        target: "within 1.5× (ratio ≥ 0.67)",
+        ok: statusRatio >= 1 / 1.5,
+      });
+    }
+  }
+}
