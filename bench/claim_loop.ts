@@ -5,7 +5,7 @@ import { openStore } from "../src/store/store.ts";
 
 const [db, worker, max] = Deno.args;
 const limit = max ? Number(max) : Infinity;
-const store = await openStore(db, { worker: true });
+const store = await openStore(db, { worker: true, listen: false });
 const empty = { exitCode: 0, error: null, stdout: new Uint8Array(), stderr: new Uint8Array() };
 let claimed = 0;
 const start = performance.now();

@@ -255,7 +255,7 @@ pgTest("waitForChange wakes on an enqueue from another connection", async (schem
     const started = performance.now();
     const woke = waiter.waitForChange(timeout);
     await other.enqueue([job("wake-up")]);
-    await woke;
+    assert.equal(await woke, true, "a change was seen");
     assert.ok(performance.now() - started < timeout, "woken by the notification, not the timeout");
     assert.equal((await waiter.claim("w", 30_000))?.id, "wake-up");
 
@@ -263,7 +263,7 @@ pgTest("waitForChange wakes on an enqueue from another connection", async (schem
     const quiet = performance.now();
     const idle = waiter.waitForChange(300);
     await stranger.enqueue([job("not-yours")]);
-    await idle;
+    assert.equal(await idle, false, "no change in this queue");
     assert.ok(performance.now() - quiet >= 250, "another schema's enqueue did not wake it");
     assert.equal(await waiter.claim("w", 30_000), null, "queues in other schemas stay apart");
 
@@ -277,6 +277,74 @@ pgTest("waitForChange wakes on an enqueue from another connection", async (schem
     await dropSchema(elsewhere);
   }
 });
+
+/** Connections the stores of `schema` hold now, and how many of them LISTEN. */
+async function connectionsOf(schema: string): Promise<{ all: number; listening: number }> {
+  const [row] = await admin((sql) =>
+    sql`SELECT count(*)::int AS all, count(*) FILTER (WHERE query ILIKE 'LISTEN%')::int AS listening
+        FROM pg_stat_activity WHERE application_name = ${"queuectl:" + schema}`
+  );
+  return { all: row.all, listening: row.listening };
+}
+
+pgTest(
+  "connection budget: a worker's store holds one connection, a listening one two",
+  async (schema) => {
+    // A worker under a supervisor: claims, settles, heartbeats and reads at once, on one connection.
+    const worker = await open(schema, { worker: true, listen: false });
+    try {
+      await worker.enqueue(Array.from({ length: 40 }, (_, i) => job(`b-${i}`)));
+      const ok = { exitCode: 0, error: null, stdout: new Uint8Array(), stderr: new Uint8Array() };
+      const beat = {
+        id: "w",
+        kind: "worker" as const,
+        host: "box",
+        pid: 1,
+        supervisor: null,
+        currentJob: null,
+        leaseMs: 30_000,
+      };
+      await Promise.all([
+        ...Array.from({ length: 10 }, async () => {
+          const claimed = await worker.claim("w", 30_000);
+          if (claimed) await worker.complete(claimed.id, "w", ok);
+        }),
+        worker.heartbeat(beat),
+        worker.counts(),
+        worker.getConfig(),
+        worker.recover(),
+        worker.waitForChange(50),
+      ]);
+      assert.deepEqual(await connectionsOf(schema), { all: 1, listening: 0 });
+      assert.equal(
+        await worker.waitForChange(50),
+        false,
+        "without LISTEN a wait runs out its time",
+      );
+      assert.deepEqual(await connectionsOf(schema), { all: 1, listening: 0 }, "waits add none");
+    } finally {
+      await worker.close();
+    }
+    // A supervisor: its work on one connection, and the LISTEN it relays to its workers.
+    const supervisor = await open(schema);
+    try {
+      await Promise.all([supervisor.counts(), supervisor.listWorkers(), supervisor.getConfig()]);
+      assert.deepEqual(
+        await connectionsOf(schema),
+        { all: 1, listening: 0 },
+        "no LISTEN before a wait",
+      );
+      await supervisor.waitForChange(100);
+      await waitFor(
+        "the LISTEN to show",
+        async () => (await connectionsOf(schema)).listening === 1,
+      );
+      assert.deepEqual(await connectionsOf(schema), { all: 2, listening: 1 });
+    } finally {
+      await supervisor.close();
+    }
+  },
+);
 
 pgTest("a terminated connection is replaced by the next call", async (schema) => {
   const store = await open(schema, { worker: true });

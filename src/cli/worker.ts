@@ -13,6 +13,7 @@ import type { WorkerEvent } from "../worker/events.ts";
 import { selfCommand } from "../worker/self_command.ts";
 import { runSupervisor } from "../worker/supervisor.ts";
 import { runWorker } from "../worker/worker.ts";
+import { readSupervisorPipe, relayedFor, WakeSignal, withRelayedWakeups } from "../worker/wake.ts";
 import { positiveInt } from "./args.ts";
 import { resolveDb, resolveHome, withStore } from "./context.ts";
 import type { Program } from "./mod.ts";
@@ -92,7 +93,7 @@ export function registerWorker(program: Program): void {
             }
             await store.waitForChange(100);
           }
-        });
+        }, { listen: false }); // registrations notify nobody: polling needs no LISTEN connection
         out(String(child.pid));
         console.error(
           dim(
@@ -152,7 +153,7 @@ export function registerWorker(program: Program): void {
           await store.recover();
           await store.waitForChange(250);
         }
-      });
+      }, { listen: false }); // supervisors leaving notify nobody: polling needs no LISTEN connection
     });
 
   worker.command("list")
@@ -185,12 +186,21 @@ export function registerWorker(program: Program): void {
     .requiredOption("--id <id>", "worker id")
     .option("--supervisor <id>", "supervisor id")
     .action(async (options, command) => {
-      const store = await openStore(resolveDb(command.optsWithGlobals().db), { worker: true });
+      const db = resolveDb(command.optsWithGlobals().db);
+      // Under a supervisor on PostgreSQL, the supervisor listens and relays wake-ups: one connection.
+      const relayed = options.supervisor !== undefined && relayedFor(db);
+      const opened = await openStore(db, { worker: true, listen: !relayed });
+      const wakes = new WakeSignal();
+      const store = relayed ? withRelayedWakeups(opened, wakes) : opened;
       const stop = new AbortController();
       // Ctrl-C reaches the whole terminal process group; only the supervisor decides.
       Deno.addSignalListener("SIGINT", () => {});
       if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => stop.abort());
-      void watchStdin(() => stop.abort());
+      // The supervisor writes "wake" and "stop" to our stdin; its end means it is gone.
+      void readSupervisorPipe(Deno.stdin.readable, {
+        onWake: () => wakes.wake(),
+        onStop: () => stop.abort(),
+      });
       const encoder = new TextEncoder();
       const emit = (event: WorkerEvent) =>
         Deno.stdout.writeSync(encoder.encode(JSON.stringify(event) + "\n"));
@@ -208,16 +218,4 @@ export function registerWorker(program: Program): void {
       }
       Deno.exit(0);
     });
-}
-
-/** Calls `onStop` when the supervisor writes "stop" or closes our stdin. */
-async function watchStdin(onStop: () => void): Promise<void> {
-  try {
-    for await (const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
-      if (text.includes("stop")) break;
-    }
-  } catch {
-    // stdin is gone
-  }
-  onStop();
 }

@@ -7,7 +7,9 @@
  * Workers report on their stdout (one JSON event per line, see events.ts);
  * the supervisor tells them to stop by writing `stop` to their stdin, which
  * works on every OS. A worker whose stdin closes (its supervisor died) stops
- * gracefully too.
+ * gracefully too. On PostgreSQL the supervisor also LISTENs for its workers
+ * and writes `wake` to their stdin (wake.ts), so each worker holds one
+ * connection.
  * @module
  */
 
@@ -16,6 +18,7 @@ import { describeEvent, type WorkerEvent } from "./events.ts";
 import { type JobTree, killTree } from "./shell.ts";
 import { readChunks } from "./pipe.ts";
 import { currentSelf, selfCommand, type SelfInfo } from "./self_command.ts";
+import { relayWakeups, STOP_LINE, WAKE_LINE } from "./wake.ts";
 
 /** Heartbeat period of the supervisor (it also learns of `worker stop` through it). */
 export const SUPERVISOR_BEAT_MS = 1000;
@@ -57,7 +60,6 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   const { store, log, host } = options;
   const id = `${host}-${Deno.pid}-${crypto.randomUUID().slice(0, 4)}`;
   const self = options.self ?? currentSelf();
-  const encoder = new TextEncoder();
   const slots: Slot[] = [];
   let spawned = 0;
   let stopping: "graceful" | "now" | null = null;
@@ -68,7 +70,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     if (stopping) return;
     stopping = "graceful";
     log(`${timeNow()} supervisor stopping (${why}): running jobs finish, nothing new is claimed`);
-    for (const slot of slots) void slot.stdin.write(encoder.encode("stop\n")).catch(() => {});
+    for (const slot of slots) void slot.stdin.write(STOP_LINE).catch(() => {});
     void Promise.all(slots.map((slot) => slot.exited)).then(() => resolveDone(0));
   };
   const stopNow = async () => {
@@ -182,7 +184,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   const drainSoon = () => {
     drainTimer ??= setTimeout(() => {
       drainTimer = undefined;
-      void checkDrained();
+      void checkDrained().catch(() => {}); // the next heartbeat checks again
     }, DRAIN_CHECK_MS);
   };
   let drainCheck: Promise<void> | null = null;
@@ -226,10 +228,22 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     if (options.drain) await checkDrained();
   };
   let beating: Promise<void> | null = null;
+  // One line when the database goes away and one when it is back, as workers log.
+  let down = false;
   const beatTimer = setInterval(() => {
-    beating ??= beat().catch((error) => log(`${timeNow()} supervisor: ${(error as Error).message}`))
-      .finally(() => beating = null);
+    beating ??= beat().then(
+      () => {
+        if (down) log(`${timeNow()} supervisor database reachable again; resuming`);
+        down = false;
+      },
+      (error) => {
+        const why = (error as Error).message.split("\n")[0];
+        if (!down) log(`${timeNow()} supervisor database unavailable (${why}); retrying`);
+        down = true;
+      },
+    ).finally(() => beating = null);
   }, SUPERVISOR_BEAT_MS);
+  let relay: { stop(): Promise<void> } | null = null;
 
   try {
     await beat();
@@ -248,6 +262,9 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
         options.count === 1 ? "" : "s"
       } on ${store.location}${options.drain ? " (drain)" : ""}`,
     );
+    relay = relayWakeups(store, () => {
+      for (const slot of slots) void slot.stdin.write(WAKE_LINE).catch(() => {});
+    });
     for (let index = 0; index < options.count; index++) start(index);
     if (options.drain) await checkDrained();
     const code = await done;
@@ -256,7 +273,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   } finally {
     clearInterval(beatTimer);
     clearTimeout(drainTimer);
-    await beating;
+    await Promise.all([beating, relay?.stop()]);
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     await store.unregisterWorker(id).catch(() => {});
   }

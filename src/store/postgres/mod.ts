@@ -140,7 +140,7 @@ export class PostgresStore implements Store {
     return setConfig(this.#db, key, value);
   }
 
-  waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
+  waitForChange(ms: number, signal?: AbortSignal): Promise<boolean> {
     return this.#db.waitForChange(ms, signal);
   }
   close(): Promise<void> {

@@ -163,15 +163,16 @@ export class SqliteDb {
     return configFromRows(rows.map((row) => [row.key as string, row.value as string]));
   }
 
-  /** Resolves when another connection committed a write, or after `ms`. */
-  async waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
+  /** Resolves `true` when another connection committed a write, `false` after `ms` or on abort. */
+  async waitForChange(ms: number, signal?: AbortSignal): Promise<boolean> {
     const version = () => (this.#dataVersion.get() as Row).data_version;
     const start = version();
     const deadline = performance.now() + ms;
     while (!signal?.aborted && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(CHANGE_CHECK_MS, ms)));
-      if (version() !== start) return;
+      if (version() !== start) return true;
     }
+    return false;
   }
 
   close(): void {

@@ -132,7 +132,7 @@ export class SqliteStore implements Store {
     return setConfig(this.#db, key, value);
   }
 
-  waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
+  waitForChange(ms: number, signal?: AbortSignal): Promise<boolean> {
     return this.#db.waitForChange(ms, signal);
   }
   async close(): Promise<void> {
