@@ -4,6 +4,7 @@ import postgres from "postgres";
 import { QueueError } from "../src/core/errors.ts";
 import type { NewJob } from "../src/core/types.ts";
 import { openPostgresStore } from "../src/store/postgres/mod.ts";
+import { POSTGRES_MIGRATIONS } from "../src/store/postgres/schema.ts";
 import { parsePostgresUrl, redactUrl } from "../src/store/postgres/url.ts";
 import type { Store, StoreOptions } from "../src/store/store.ts";
 import { storeContract } from "./store_contract/mod.ts";
@@ -471,6 +472,34 @@ pgTest("losing the server gives unavailable, waits time out, and both recover", 
   } finally {
     outage.down();
     await Promise.all([store.close(), other.close()]);
+  }
+});
+
+pgTest("a schema of the first migration upgrades in place, keeping its rows", async (schema) => {
+  await admin(async (sql) => {
+    await sql.unsafe(`CREATE SCHEMA "${schema}"`);
+    await sql.begin(async (tx) => {
+      await tx.unsafe(`SET LOCAL search_path = "${schema}"`);
+      await tx.unsafe(POSTGRES_MIGRATIONS[0]);
+      await tx.unsafe("CREATE TABLE schema_version (version integer NOT NULL)");
+      await tx.unsafe("INSERT INTO schema_version (version) VALUES (1)");
+      await tx.unsafe(`INSERT INTO jobs (id, command, state, priority, max_retries, cwd, run_at,
+                         created_at, updated_at) VALUES ('kept', 'true', 'pending', 0, 3, '/', 0, 0, 0)`);
+      await tx.unsafe(`INSERT INTO workers (id, kind, host, pid, started_at, heartbeat_at)
+                       VALUES ('old-supervisor', 'supervisor', 'box', 7,
+                               extract(epoch FROM now())::bigint * 1000,
+                               extract(epoch FROM now())::bigint * 1000)`);
+    });
+  });
+  const store = await open(schema);
+  try {
+    assert.equal((await store.getJob("kept"))?.state, "pending");
+    assert.equal((await store.counts()).pending, 1);
+    const [worker] = await store.listWorkers();
+    assert.equal(worker.id, "old-supervisor");
+    assert.equal(worker.processStartedAt, null, "unknown for a row registered before");
+  } finally {
+    await store.close();
   }
 });
 

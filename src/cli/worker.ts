@@ -15,23 +15,12 @@ import { runSupervisor } from "../worker/supervisor.ts";
 import { runWorker } from "../worker/worker.ts";
 import { readSupervisorPipe, relayedFor, WakeSignal, withRelayedWakeups } from "../worker/wake.ts";
 import { positiveInt } from "./args.ts";
-import { resolveDb, resolveHome, withStore } from "./context.ts";
+import { hostName, resolveDb, resolveHome, withStore } from "./context.ts";
 import type { Program } from "./mod.ts";
 import { dim, out, printJson, printTable, relative } from "./output.ts";
 
 /** How long `worker start --detach` waits for the background supervisor to register. */
 const DETACH_WAIT_MS = 30_000;
-
-/** This machine's name as workers report it (`$QUEUECTL_HOST` overrides). */
-export function hostName(): string {
-  const explicit = Deno.env.get("QUEUECTL_HOST");
-  if (explicit) return explicit;
-  try {
-    return Deno.hostname();
-  } catch {
-    return "localhost";
-  }
-}
 
 function appendLog(path: string): (line: string) => void {
   return (line) => Deno.writeTextFileSync(path, line + "\n", { append: true, mode: 0o600 });

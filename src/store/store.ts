@@ -72,6 +72,12 @@ export interface Beat {
   currentJob: string | null;
   /** New lease length for the jobs this worker holds. */
   leaseMs: number;
+  /**
+   * When the process started, as its OS tells (ms since epoch; `null` when
+   * unknown). Stored at registration: with `host` and `pid` it tells a
+   * process that is gone from one that reused its pid.
+   */
+  processStartedAt?: number | null;
 }
 
 /** What a heartbeat tells the caller. */
@@ -103,9 +109,13 @@ export interface Store {
   recover(): Promise<FailOutcome[]>;
   /** A supervisor saw `worker` die: fail its jobs now and forget it. */
   releaseWorker(worker: string, error: string): Promise<FailOutcome[]>;
-  /** Forgets a worker that stopped cleanly. */
+  /** Forgets a worker that stopped cleanly, or whose process is known to be gone. */
   unregisterWorker(id: string): Promise<void>;
-  /** Live workers and supervisors (heartbeat within the lease timeout). */
+  /**
+   * Workers and supervisors with a heartbeat within the lease timeout. Only the
+   * caller can tell whether a process of its own machine is still there
+   * (worker/liveness.ts).
+   */
   listWorkers(): Promise<WorkerInfo[]>;
   /** Asks every live supervisor to stop gracefully; returns how many were asked. */
   requestStop(): Promise<number>;

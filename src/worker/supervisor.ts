@@ -15,6 +15,7 @@
 
 import type { Store } from "../store/store.ts";
 import { describeEvent, type WorkerEvent } from "./events.ts";
+import { ownStartTime } from "./liveness.ts";
 import { type JobTree, killTree } from "./shell.ts";
 import { readChunks } from "./pipe.ts";
 import { currentSelf, selfCommand, type SelfInfo } from "./self_command.ts";
@@ -223,6 +224,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       supervisor: null,
       currentJob: null,
       leaseMs: config.leaseTimeout * 1000,
+      processStartedAt: ownStartTime(),
     });
     if (reply.stop) stopGracefully("worker stop");
     if (options.drain) await checkDrained();

@@ -11,6 +11,7 @@ import { QueueError } from "../core/errors.ts";
 import type { Job } from "../core/types.ts";
 import type { Store } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
+import { ownStartTime } from "./liveness.ts";
 import { runCommand } from "./runner.ts";
 import { processGroupOf } from "./shell.ts";
 
@@ -166,6 +167,7 @@ function startTicker(
         supervisor,
         currentJob: current?.id ?? null,
         leaseMs,
+        processStartedAt: ownStartTime(),
       })
     );
     if (reply === undefined) return;
