@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { checkRequest, generateToken, isLoopbackHost } from "../src/dashboard/mod.ts";
+import {
+  checkRequest,
+  generateToken,
+  isLoopbackHost,
+  isValidToken,
+  sameSecret,
+} from "../src/dashboard/mod.ts";
 import { APP_JS } from "../src/dashboard/app_js.ts";
 import { newJob, post, request, withDashboard } from "./dashboard_helpers.ts";
 
@@ -14,6 +20,29 @@ Deno.test("auth: loopback hosts", () => {
   }
   for (const host of ["0.0.0.0", "::", "192.168.1.5", "10.0.0.1", "example.com", "128.0.0.1"]) {
     assert.ok(!isLoopbackHost(host), host);
+  }
+});
+
+Deno.test("auth: tokens match only when equal, whatever their lengths and contents", () => {
+  const token = generateToken();
+  assert.ok(sameSecret(token, token));
+  assert.ok(sameSecret(token, String(token)), "a copy, not the same string object");
+  const near = [
+    "",
+    token.slice(0, -1),
+    token + "x",
+    token + "\0",
+    "x" + token.slice(1),
+    token.slice(0, -1) + (token.endsWith("A") ? "B" : "A"),
+    token.toUpperCase() === token ? token.toLowerCase() : token.toUpperCase(),
+    token.repeat(40),
+    "é".repeat(16),
+  ];
+  for (const given of near) assert.ok(!sameSecret(given, token), JSON.stringify(given));
+  assert.ok(sameSecret("é-ünïcödé", "é-ünïcödé"));
+  assert.ok(isValidToken(token));
+  for (const bad of ["short", "has space inside", "tab\tinside", "é".repeat(10), "x".repeat(201)]) {
+    assert.ok(!isValidToken(bad), bad);
   }
 });
 

@@ -6,7 +6,13 @@
 
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { quote } from "../core/errors.ts";
-import { DEFAULT_HOST, DEFAULT_PORT, isLoopbackHost, startDashboard } from "../dashboard/mod.ts";
+import {
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  isLoopbackHost,
+  isValidToken,
+  startDashboard,
+} from "../dashboard/mod.ts";
 import { withStore } from "./context.ts";
 import type { Program } from "./mod.ts";
 import { dim, out } from "./output.ts";
@@ -29,7 +35,7 @@ export function host(text: string): string {
 
 /** A token: 8 to 200 visible ASCII characters. */
 export function token(text: string): string {
-  if (!/^[\x21-\x7e]{8,200}$/.test(text)) {
+  if (!isValidToken(text)) {
     throw new InvalidArgumentError(
       `Expected a token of 8 to 200 visible ASCII characters without spaces, got ${quote(text)}.`,
     );

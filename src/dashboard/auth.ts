@@ -7,6 +7,8 @@
  * @module
  */
 
+import { createHash, timingSafeEqual } from "node:crypto";
+
 /** Why a request was refused. */
 export interface Refusal {
   /** 401 without the right token, 403 for a foreign Host or origin. */
@@ -28,13 +30,23 @@ export function generateToken(): string {
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
 }
 
-/** Compares two strings in time that does not depend on where they differ. */
-function sameSecret(given: string, expected: string): boolean {
-  const a = new TextEncoder().encode(given);
-  const b = new TextEncoder().encode(expected);
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i];
-  return diff === 0;
+/** Whether `text` may be a token: 8 to 200 visible ASCII characters (no spaces). */
+export function isValidToken(text: string): boolean {
+  return /^[\x21-\x7e]{8,200}$/.test(text);
+}
+
+function sha256(text: string): Uint8Array {
+  return createHash("sha256").update(text, "utf8").digest();
+}
+
+/**
+ * Whether `given` is the `expected` secret. Both are hashed first, so the
+ * comparison always runs over 32 bytes whatever the lengths, and
+ * `timingSafeEqual` reads every byte: the time says nothing about where, or
+ * whether, the two differ.
+ */
+export function sameSecret(given: string, expected: string): boolean {
+  return timingSafeEqual(sha256(given), sha256(expected));
 }
 
 /** The token a request carries: the `Authorization: Bearer` header, else `?token=`. */

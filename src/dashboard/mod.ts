@@ -12,4 +12,11 @@ export {
   DEFAULT_PORT,
   startDashboard,
 } from "./server.ts";
-export { checkRequest, generateToken, isLoopbackHost, type Refusal } from "./auth.ts";
+export {
+  checkRequest,
+  generateToken,
+  isLoopbackHost,
+  isValidToken,
+  type Refusal,
+  sameSecret,
+} from "./auth.ts";
