@@ -20,3 +20,4 @@ export {
   type Refusal,
   sameSecret,
 } from "./auth.ts";
+export { type FileToken, loadOrCreateToken, TOKEN_FILE } from "./token_file.ts";
