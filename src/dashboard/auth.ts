@@ -1,9 +1,12 @@
 /**
- * Who may talk to the dashboard. On a loopback address with no token, any
- * local program may read, but only requests naming a loopback host (no DNS
- * rebinding) and, for changes, coming from the dashboard's own page (no
- * cross-site requests). Anywhere else a token is required on every request:
- * `Authorization: Bearer <token>` or `?token=<token>`.
+ * Who may talk to the dashboard. Every request needs the token, as
+ * `Authorization: Bearer <token>` or `?token=<token>`, on every address:
+ * loopback too, since every user of the machine can reach it. Only with
+ * `--no-token`, which is allowed on loopback alone, is there none; then only
+ * requests naming a loopback host are answered (no DNS rebinding). Either
+ * way a change (any method but GET and HEAD) must also come from the
+ * dashboard's own page, never from another origin, even one that knows the
+ * token.
  * @module
  */
 
@@ -83,8 +86,8 @@ function fromSameOrigin(request: Request, url: URL): string | null {
 /**
  * Checks a request against the dashboard's rules; `null` lets it through.
  * `url` is the request's URL, which the server built from its `Host` header.
- * `token` is the required token, or `null` when the dashboard is on loopback
- * without one.
+ * `token` is the required token, or `null` when the dashboard runs on
+ * loopback with `--no-token`.
  */
 export function checkRequest(request: Request, url: URL, token: string | null): Refusal | null {
   if (token !== null) {
@@ -92,7 +95,8 @@ export function checkRequest(request: Request, url: URL, token: string | null): 
     if (given === null) {
       return {
         status: 401,
-        error: "A token is required: send 'Authorization: Bearer <token>' or add ?token=<token>",
+        error: "A token is required: open the URL that 'queuectl dashboard' printed, or send " +
+          "'Authorization: Bearer <token>' (the token is in dashboard.token in the data directory)",
       };
     }
     if (!sameSecret(given, token)) return { status: 401, error: "Wrong token" };

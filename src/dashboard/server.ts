@@ -25,10 +25,11 @@ export interface DashboardOptions {
   /** Port; default {@linkcode DEFAULT_PORT}; 0 picks a free one. */
   port?: number;
   /**
-   * Token every request must carry. Default: none on a loopback address, a
-   * generated one anywhere else.
+   * Token every request must carry; default: a new random one (the CLI
+   * passes the one kept in `<home>/dashboard.token`). `null` requires none,
+   * which is refused unless `host` is a loopback address.
    */
-  token?: string;
+  token?: string | null;
   /** Lag of the Prometheus run counters (ms); tests set 0. */
   counterLagMs?: number;
 }
@@ -77,6 +78,16 @@ function secured(response: Response): Response {
   return response;
 }
 
+/** The error for `--no-token` (a `null` token) on an address other machines can reach. */
+export function noTokenOffLoopback(host: string): QueueError {
+  return new QueueError(
+    "invalid",
+    `--no-token is only allowed on a loopback address (127.0.0.1, ::1, localhost), not on ${
+      quote(host)
+    }: anyone who can reach it could read and change every job`,
+  );
+}
+
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -88,7 +99,7 @@ function text(body: string, type: string, status = 200): Response {
   });
 }
 
-/** Builds the request handler for a store; `token: null` means loopback without a token. */
+/** Builds the request handler for a store; `token: null` means loopback without a token (`--no-token`). */
 export function createHandler(
   store: Store,
   options: { token: string | null; counterLagMs?: number },
@@ -119,10 +130,8 @@ async function answer(
     }
     switch (url.pathname) {
       case "/": {
-        const given = url.searchParams.get("token");
-        const query = token !== null && given !== null
-          ? `?token=${escapeHtml(encodeURIComponent(given))}`
-          : "";
+        // The request carried the token, so its asset URLs may carry it too.
+        const query = token === null ? "" : `?token=${escapeHtml(encodeURIComponent(token))}`;
         return text(PAGE_HTML.replaceAll(ASSET_QUERY, query), "text/html; charset=utf-8");
       }
       case "/app.js":
@@ -145,14 +154,16 @@ async function answer(
 
 /**
  * Serves the dashboard for `store` until {@linkcode Dashboard.shutdown}.
- * Off loopback a token is always required (generated when not given).
+ * Every request needs the token (generated when not given), unless `token`
+ * is `null` on a loopback address.
  */
 export async function startDashboard(
   store: Store,
   options: DashboardOptions = {},
 ): Promise<Dashboard> {
   const host = options.host ?? DEFAULT_HOST;
-  const token = options.token ?? (isLoopbackHost(host) ? null : generateToken());
+  const token = options.token === undefined ? generateToken() : options.token;
+  if (token === null && !isLoopbackHost(host)) throw noTokenOffLoopback(host);
   const handler = createHandler(store, { token, counterLagMs: options.counterLagMs });
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   let server: Deno.HttpServer<Deno.NetAddr>;
