@@ -51,21 +51,26 @@ export function token(text: string): string {
   return text;
 }
 
-/** Resolves on the first Ctrl-C or SIGTERM. */
-function stopSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const signals: Deno.Signal[] = Deno.build.os === "windows"
-      ? ["SIGINT", "SIGBREAK"]
-      : ["SIGINT", "SIGTERM"];
-    const handlers = signals.map((signal) => {
-      const handler = () => {
-        signals.forEach((s, i) => Deno.removeSignalListener(s, handlers[i]));
-        resolve(signal);
-      };
-      Deno.addSignalListener(signal, handler);
-      return handler;
-    });
+/**
+ * Listens for the first Ctrl-C or SIGTERM: `stopped` resolves then; `remove`
+ * stops listening. Start it before printing the URL, so a signal sent as soon
+ * as the URL appears stops the server cleanly instead of killing it.
+ */
+function stopSignal(): { stopped: Promise<string>; remove(): void } {
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM"];
+  const { promise, resolve } = Promise.withResolvers<string>();
+  const remove = () => signals.forEach((s, i) => Deno.removeSignalListener(s, handlers[i]));
+  const handlers = signals.map((signal) => {
+    const handler = () => {
+      remove();
+      resolve(signal);
+    };
+    Deno.addSignalListener(signal, handler);
+    return handler;
   });
+  return { stopped: promise, remove };
 }
 
 /** What the second line says about the token. */
@@ -154,11 +159,18 @@ Examples:
     }
     await withStore(command.optsWithGlobals(), async (store) => {
       const { token, note } = await chooseToken(options.token);
-      const dashboard = await startDashboard(store, {
-        host: options.host,
-        port: options.port,
-        token,
-      });
+      const signal = stopSignal();
+      let dashboard;
+      try {
+        dashboard = await startDashboard(store, {
+          host: options.host,
+          port: options.port,
+          token,
+        });
+      } catch (error) {
+        signal.remove();
+        throw error;
+      }
       out(`queuectl dashboard: ${dashboard.url}`);
       out(dim(note));
       if (!isLoopbackHost(options.host)) {
@@ -167,7 +179,8 @@ Examples:
       const metrics = dashboard.url.replace(/\/(\?.*)?$/, "/metrics");
       const bearer = token === null ? "" : " (send the token as 'Authorization: Bearer <token>')";
       out(dim(`Prometheus: ${metrics}${bearer}  ·  Ctrl-C stops`));
-      await Promise.race([stopSignal(), dashboard.finished]);
+      await Promise.race([signal.stopped, dashboard.finished]);
+      signal.remove();
       await dashboard.shutdown();
     });
   });
