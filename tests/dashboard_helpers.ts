@@ -101,6 +101,9 @@ export async function runWorkers(home: string): Promise<void> {
   }
 }
 
+/** Longest a `queuectl dashboard` may take to start serving in a test. */
+const START_TIMEOUT_MS = 60_000;
+
 /** A `queuectl dashboard` process, as a user starts it. */
 export interface DashboardCli {
   /** What it printed before serving (up to and including the "Prometheus:" line). */
@@ -115,7 +118,8 @@ export interface DashboardCli {
 
 /**
  * Starts `queuectl dashboard --port 0 <args>` on `home` and reads what it
- * prints until it serves. Throws, with its output, if it exits first.
+ * prints until it serves. Throws, with its output, if it exits first (or is
+ * killed after {@linkcode START_TIMEOUT_MS}).
  */
 export async function startDashboardCli(
   home: string,
@@ -133,13 +137,19 @@ export async function startDashboardCli(
   const lines: string[] = [];
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
-  while (!lines.some((line) => line.startsWith("Prometheus:"))) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += value;
-    const parts = buffer.split("\n");
-    buffer = parts.pop()!;
-    lines.push(...parts);
+  // A start that hangs fails the test instead of hanging it (generous for slow machines).
+  const hung = setTimeout(() => child.kill("SIGKILL"), START_TIMEOUT_MS);
+  try {
+    while (!lines.some((line) => line.startsWith("Prometheus:"))) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      const parts = buffer.split("\n");
+      buffer = parts.pop()!;
+      lines.push(...parts);
+    }
+  } finally {
+    clearTimeout(hung);
   }
   const drained = (async () => {
     while (!(await reader.read()).done) { /* drain */ }
