@@ -133,8 +133,8 @@ export async function fleet(): Promise<void> {
   }
   for (const procs of PROCESSES) {
     add({
-      name: `postgres: queue overhead, ${procs} worker processes contending`,
-      value: await overhead("postgres", procs, N.overhead),
+      name: `postgres: queue overhead, exchange, ${procs} worker processes contending`,
+      value: await overhead("postgres", procs, N.overhead, "batch"),
       unit: "jobs/s",
     });
   }

@@ -109,14 +109,19 @@ Deno.test("shell: group members are read from ps output", () => {
 
 Deno.test("wake: a wake-up during a claim ends the next wait at once; none waits its time", async () => {
   const wakes = new WakeSignal();
+  wakes.markSeen(); // a claim starts
+  assert.equal(wakes.hasChanged(), false);
   assert.equal(await wakes.wait(20), false, "no wake-up: the wait ran out");
+  wakes.markSeen();
   wakes.wake(); // arrives while the worker claims
+  assert.equal(wakes.hasChanged(), true, "seen between jobs");
   assert.equal(await wakes.wait(60_000), true, "seen at once by the next wait");
   const waiting = wakes.wait(60_000);
   wakes.wake();
   assert.equal(await waiting, true);
+  wakes.markSeen();
   wakes.wake();
-  wakes.wake(); // wake-ups that came while nobody waited end one wait
+  wakes.wake(); // several wake-ups before a wait end one wait
   assert.equal(await wakes.wait(60_000), true);
   assert.equal(await wakes.wait(20), false, "and are taken once");
   const abort = new AbortController();

@@ -29,7 +29,12 @@ export function relayedFor(db: string): boolean {
   return isPostgresUrl(db);
 }
 
-/** Wake-ups received from the supervisor, and waits on them. */
+/**
+ * Wake-ups received from the supervisor, with the store's semantics: a claim
+ * (or exchange) marks what it has seen, and a wake-up after that makes
+ * {@linkcode WakeSignal.hasChanged} true and ends the next wait at once, so
+ * one that arrives during a claim that found nothing is not missed.
+ */
 export class WakeSignal {
   #version = 0;
   #seen = 0;
@@ -41,14 +46,23 @@ export class WakeSignal {
     for (const done of [...this.#waiters]) done();
   }
 
+  /** A claim is starting: wake-ups from now on count as changes. */
+  markSeen(): void {
+    this.#seen = this.#version;
+  }
+
+  /** Whether a wake-up came since the last claim started. */
+  hasChanged(): boolean {
+    return this.#version !== this.#seen;
+  }
+
   /**
-   * Resolves `true` on a wake-up since the last wait returned (at once if one
-   * came meanwhile, e.g. during the claim that found nothing), `false` after
-   * `ms` or on abort.
+   * Resolves `true` on a wake-up since the last claim started (at once if one
+   * came meanwhile), `false` after `ms` or on abort.
    */
   wait(ms: number, signal?: AbortSignal): Promise<boolean> {
     if (signal?.aborted) return Promise.resolve(false);
-    if (this.#version !== this.#seen || ms <= 0) return Promise.resolve(this.#take());
+    if (this.hasChanged() || ms <= 0) return Promise.resolve(this.#take());
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -63,16 +77,29 @@ export class WakeSignal {
   }
 
   #take(): boolean {
-    const woken = this.#version !== this.#seen;
+    const woken = this.hasChanged();
     this.#seen = this.#version;
     return woken;
   }
 }
 
-/** `store`, whose `waitForChange` waits for wake-ups relayed by the supervisor instead. */
+/**
+ * `store`, whose change signal is the wake-ups relayed by the supervisor: its
+ * claims and exchanges mark them seen, and `hasChanged` and `waitForChange`
+ * read them.
+ */
 export function withRelayedWakeups(store: Store, wakes: WakeSignal): Store {
   return withOverrides(store, {
-    waitForChange: (ms: number, signal?: AbortSignal) => wakes.wait(ms, signal),
+    claim: (worker, leaseMs) => {
+      wakes.markSeen();
+      return store.claim(worker, leaseMs);
+    },
+    exchange: (worker, request) => {
+      wakes.markSeen();
+      return store.exchange(worker, request);
+    },
+    hasChanged: () => wakes.hasChanged(),
+    waitForChange: (ms, signal) => wakes.wait(ms, signal),
   });
 }
 

@@ -13,6 +13,7 @@ import { registerActions } from "./actions.ts";
 import { registerReads } from "./reads.ts";
 import { registerMetrics } from "./metrics.ts";
 import { registerChanges } from "./changes.ts";
+import { registerExchange } from "./exchange.ts";
 
 export { FakeClock, type StoreFactory };
 
@@ -45,4 +46,5 @@ export function storeContract(
   registerReads(test);
   registerMetrics(test);
   registerChanges(test);
+  registerExchange(test);
 }

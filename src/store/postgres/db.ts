@@ -204,6 +204,11 @@ export class PgDb {
     if (this.#listener) this.#seen = this.#listener.version;
   }
 
+  /** Whether a notification came since the last claim started (never without a listener). */
+  hasChanged(): boolean {
+    return this.#listener !== null && this.#listener.version !== this.#seen;
+  }
+
   /** Resolves `true` on a notification since the last claim started, `false` after `ms` or on abort. */
   async waitForChange(ms: number, signal?: AbortSignal): Promise<boolean> {
     if (!this.#listener) {

@@ -5,7 +5,7 @@
  * steal or resurrect jobs. Each queue lives in its own schema.
  *
  * This class only wires the contract to the statement families, one file each:
- * enqueue.ts, claim.ts, settle.ts, workers.ts, reads.ts, actions.ts,
+ * enqueue.ts, claim.ts, exchange.ts, settle.ts, workers.ts, reads.ts, actions.ts,
  * metrics.ts, config.ts; the connection is db.ts (errors.ts, listener.ts,
  * url.ts) and the schema schema.ts.
  * @module
@@ -27,6 +27,8 @@ import type {
 import type {
   Beat,
   BeatReply,
+  ExchangeReply,
+  ExchangeRequest,
   ListOptions,
   MetricsOptions,
   RunTotalsOptions,
@@ -38,6 +40,7 @@ import { claim } from "./claim.ts";
 import { getConfig, getConfigRows, setConfig } from "./config.ts";
 import { PgDb } from "./db.ts";
 import { enqueue } from "./enqueue.ts";
+import { exchange } from "./exchange.ts";
 import { metrics, runTotals } from "./metrics.ts";
 import { attempts, counts, getJob, listJobs, logs, oldestPending } from "./reads.ts";
 import { complete, fail } from "./settle.ts";
@@ -73,6 +76,9 @@ export class PostgresStore implements Store {
   claim(worker: string, leaseMs: number): Promise<Job | null> {
     return claim(this.#db, worker, leaseMs);
   }
+  exchange(worker: string, request: ExchangeRequest): Promise<ExchangeReply> {
+    return exchange(this.#db, worker, request);
+  }
   complete(id: string, worker: string, result: RunResult): Promise<boolean> {
     return complete(this.#db, id, worker, result);
   }
@@ -85,8 +91,8 @@ export class PostgresStore implements Store {
   recover(): Promise<FailOutcome[]> {
     return recover(this.#db);
   }
-  releaseWorker(worker: string, error: string): Promise<FailOutcome[]> {
-    return releaseWorker(this.#db, worker, error);
+  releaseWorker(worker: string, error: string, started?: string[]): Promise<FailOutcome[]> {
+    return releaseWorker(this.#db, worker, error, started);
   }
   unregisterWorker(id: string): Promise<void> {
     return unregisterWorker(this.#db, id);
@@ -140,6 +146,9 @@ export class PostgresStore implements Store {
     return setConfig(this.#db, key, value);
   }
 
+  hasChanged(): boolean {
+    return this.#db.hasChanged();
+  }
   waitForChange(ms: number, signal?: AbortSignal): Promise<boolean> {
     return this.#db.waitForChange(ms, signal);
   }
