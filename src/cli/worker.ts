@@ -210,7 +210,7 @@ export function registerWorker(program: Program): void {
     });
 }
 
-/** Calls `onStop` when the supervisor writes "stop" or closes our stdin. */
+/** Calls `onStop` when our stdin ends (the supervisor closed it, or died) or says "stop". */
 async function watchStdin(onStop: () => void): Promise<void> {
   try {
     for await (const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {

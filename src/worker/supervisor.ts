@@ -5,9 +5,9 @@
  * Ctrl-C or SIGTERM (a second Ctrl-C stops at once).
  *
  * Workers report on their stdout (one JSON event per line, see events.ts);
- * the supervisor tells them to stop by writing `stop` to their stdin, which
- * works on every OS. A worker whose stdin closes (its supervisor died) stops
- * gracefully too.
+ * the supervisor tells them to stop by closing their stdin, which works on
+ * every OS and needs no I/O thread (see stopGracefully). A worker whose stdin
+ * closes because its supervisor died stops gracefully the same way.
  * @module
  */
 
@@ -57,7 +57,6 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   const { store, log, host } = options;
   const id = `${host}-${Deno.pid}-${crypto.randomUUID().slice(0, 4)}`;
   const self = options.self ?? currentSelf();
-  const encoder = new TextEncoder();
   const slots: Slot[] = [];
   let spawned = 0;
   let stopping: "graceful" | "now" | null = null;
@@ -68,7 +67,12 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     if (stopping) return;
     stopping = "graceful";
     log(`${timeNow()} supervisor stopping (${why}): running jobs finish, nothing new is claimed`);
-    for (const slot of slots) void slot.stdin.write(encoder.encode("stop\n")).catch(() => {});
+    // Close stdin rather than write to it. On Windows, Deno does child-pipe I/O on
+    // a pool of 4 × cores blocking threads, and each pending read of a worker's
+    // stdout and stderr holds one until the worker prints: from --count 2 × cores
+    // on, idle workers held them all, a queued "stop" write never ran, and the
+    // drain never ended (issue 13). Closing a pipe needs no thread.
+    for (const slot of slots) void slot.stdin.close().catch(() => {});
     void Promise.all(slots.map((slot) => slot.exited)).then(() => resolveDone(0));
   };
   const stopNow = async () => {
