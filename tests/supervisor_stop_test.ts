@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { openStore } from "../src/store/store.ts";
 import { runSupervisor } from "../src/worker/supervisor.ts";
-import { tempHome, waitFor, within } from "./helpers.ts";
+import { processesMatching, tempHome, waitFor, within } from "./helpers.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const fixture = new URL("./fixtures/eof_worker.ts", import.meta.url).href;
@@ -47,3 +47,35 @@ for (const count of [1, 4, 8]) {
     },
   });
 }
+
+Deno.test({
+  name: "supervisor: --drain on an empty queue starts no worker and leaves none behind",
+  ...opts,
+  fn: async () => {
+    const { db, cleanup } = await tempHome();
+    const store = await openStore(db);
+    const lines: string[] = [];
+    try {
+      const code = await within(
+        "a supervisor with nothing to drain to exit",
+        runSupervisor({
+          store,
+          db,
+          count: 2,
+          drain: true,
+          host: "test",
+          log: (line) => lines.push(line),
+          self: { execPath: Deno.execPath(), standalone: false, mainModule: fixture, config: null },
+        }),
+        60_000,
+      );
+      assert.equal(code, 0, lines.join("\n"));
+      assert.ok(lines.some((line) => line.includes("drained")), lines.join("\n"));
+      assert.ok(!lines.some((line) => / started \d+ worker/.test(line)), lines.join("\n"));
+      assert.deepEqual(await processesMatching("eof_worker.ts"), [], "no worker left running");
+    } finally {
+      await store.close();
+      await cleanup();
+    }
+  },
+});

@@ -247,12 +247,16 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
         }),
       );
     }
-    log(
-      `${timeNow()} supervisor ${id} started ${options.count} worker${
-        options.count === 1 ? "" : "s"
-      } on ${store.location}${options.drain ? " (drain)" : ""}`,
-    );
-    for (let index = 0; index < options.count; index++) start(index);
+    // The first beat may already have found nothing to drain: then start no worker
+    // (one started now would outlive this function, its stop having been sent).
+    if (!stopping) {
+      log(
+        `${timeNow()} supervisor ${id} started ${options.count} worker${
+          options.count === 1 ? "" : "s"
+        } on ${store.location}${options.drain ? " (drain)" : ""}`,
+      );
+      for (let index = 0; index < options.count; index++) start(index);
+    }
     if (options.drain) await checkDrained();
     const code = await done;
     if (code === 0) log(`${timeNow()} supervisor stopped`);
