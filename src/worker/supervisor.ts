@@ -38,6 +38,11 @@ export interface SupervisorOptions {
   log: (line: string) => void;
   /** Test hook: how to start this program again. */
   self?: SelfInfo;
+  /**
+   * Test hook: another source of Ctrl-C, each call of `press` one press (tests cannot
+   * send a console Ctrl-C on Windows).
+   */
+  interrupts?: (press: () => void) => void;
 }
 
 interface Slot {
@@ -73,17 +78,23 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     // on, idle workers held them all, a queued "stop" write never ran, and the
     // drain never ended (issue 13). Closing a pipe needs no thread.
     for (const slot of slots) void slot.stdin.close().catch(() => {});
-    void Promise.all(slots.map((slot) => slot.exited)).then(() => resolveDone(0));
+    // A stop at once meanwhile decides the exit code itself (its kills end these waits).
+    void Promise.all(slots.map((slot) => slot.exited)).then(() => {
+      if (stopping === "graceful") resolveDone(0);
+    });
   };
   const stopNow = async () => {
     if (stopping === "now") return;
     stopping = "now";
     log(`${timeNow()} supervisor stopping at once: killing workers and their jobs`);
     await Promise.all(slots.map(async (slot) => {
+      // The worker with its job's whole tree in one kill. On Windows, killing the worker
+      // alone first takes its cmd.exe down too (Deno's job object), and job processes
+      // that escape that (as under Wine) could no longer be found by `taskkill /T`.
+      await killTree(workerTree(slot), "SIGKILL");
       try {
         slot.child.kill("SIGKILL");
       } catch { /* already gone */ }
-      await killTree(jobTree(slot), "SIGKILL");
       await store.releaseWorker(slot.workerId, "worker lost (supervisor stopped at once)").catch(
         () => {},
       );
@@ -214,6 +225,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   };
   const handlers = signals.map((signal) => [signal, onSignal(signal)] as const);
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  options.interrupts?.(onSignal("SIGINT"));
 
   const beat = async () => {
     const config = await store.getConfig();
@@ -268,6 +280,12 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     await store.unregisterWorker(id).catch(() => {});
   }
+}
+
+/** A worker and everything it started: its process group on Unix, its tree on Windows. */
+function workerTree(slot: Slot): JobTree {
+  if (Deno.build.os === "windows") return { kind: "windows", pid: slot.child.pid };
+  return { kind: "group", pgid: slot.child.pid };
 }
 
 /** A worker's job tree: on Unix its whole process group (the worker is gone or going). */
