@@ -98,6 +98,16 @@ function failure(error: string): RunResult {
   return { exitCode: null, error, stdout: new Uint8Array(), stderr: new Uint8Array() };
 }
 
+/** Why a shell could not start, in words a user can act on. */
+function startError(error: unknown, program: string): string {
+  if (!(error instanceof Deno.errors.NotFound)) return (error as Error).message;
+  if (/^pwsh(\.exe)?$/i.test(program)) {
+    return "not found on PATH (PowerShell 7 is not installed here; " +
+      "`config set shell powershell` runs Windows PowerShell 5.1)";
+  }
+  return "not found (no such program on PATH, or no such file)";
+}
+
 /** Explains an exit code the shell itself chose. */
 function exitReason(code: number): string {
   if (code === 127) return "exit code 127 (command not found)";
@@ -128,7 +138,9 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
       windowsRawArguments: invocation.windowsRawArguments,
     }).spawn();
   } catch (error) {
-    return failure(`could not start ${invocation.program}: ${(error as Error).message}`);
+    return failure(
+      `could not start ${invocation.program}: ${startError(error, invocation.program)}`,
+    );
   }
   spec.onStart?.(child.pid);
   const tree: JobTree = Deno.build.os === "windows"
