@@ -184,6 +184,7 @@ export function registerWorker(program: Program): void {
     .description("one worker process (started by worker start)")
     .requiredOption("--id <id>", "worker id")
     .option("--supervisor <id>", "supervisor id")
+    .option("--group-leader", "this process leads its own process group (Unix)")
     .action(async (options, command) => {
       const [store, { runWorker }] = await Promise.all([
         openStore(resolveDb(command.optsWithGlobals().db), { worker: true }),
@@ -210,6 +211,7 @@ export function registerWorker(program: Program): void {
       try {
         await runWorker({
           id: options.id,
+          groupLeader: options.groupLeader,
           host: hostName(),
           supervisor: options.supervisor ?? null,
           store,
@@ -223,7 +225,7 @@ export function registerWorker(program: Program): void {
     });
 }
 
-/** Calls `onStop` when the supervisor writes "stop" or closes our stdin. */
+/** Calls `onStop` when our stdin ends (the supervisor closed it, or died) or says "stop". */
 async function watchStdin(onStop: () => void): Promise<void> {
   try {
     for await (const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {

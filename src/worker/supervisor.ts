@@ -5,9 +5,9 @@
  * Ctrl-C or SIGTERM (a second Ctrl-C stops at once).
  *
  * Workers report on their stdout (one JSON event per line, see events.ts);
- * the supervisor tells them to stop by writing `stop` to their stdin, which
- * works on every OS. A worker whose stdin closes (its supervisor died) stops
- * gracefully too.
+ * the supervisor tells them to stop by closing their stdin, which works on
+ * every OS and needs no I/O thread (see stopGracefully). A worker whose stdin
+ * closes because its supervisor died stops gracefully the same way.
  * @module
  */
 
@@ -23,7 +23,7 @@ export const SUPERVISOR_BEAT_MS = 1000;
 const CRASH_WINDOW_MS = 2000;
 const RESTART_MAX_DELAY_MS = 10_000;
 /** Longest delay between a job event and the drain check it triggers. */
-const DRAIN_CHECK_MS = 50;
+const DRAIN_CHECK_MS = 10;
 /** Longest wait for every worker to take a stop before the supervisor says it stopped claiming. */
 const STOP_ACK_MS = 2000;
 
@@ -40,6 +40,11 @@ export interface SupervisorOptions {
   log: (line: string) => void;
   /** Test hook: how to start this program again. */
   self?: SelfInfo;
+  /**
+   * Test hook: another source of Ctrl-C, each call of `press` one press (tests cannot
+   * send a console Ctrl-C on Windows).
+   */
+  interrupts?: (press: () => void) => void;
 }
 
 interface Slot {
@@ -64,7 +69,6 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   const { store, log, host } = options;
   const id = `${host}-${Deno.pid}-${crypto.randomUUID().slice(0, 4)}`;
   const self = options.self ?? currentSelf();
-  const encoder = new TextEncoder();
   const slots: Slot[] = [];
   let spawned = 0;
   let stopping: "graceful" | "now" | null = null;
@@ -74,9 +78,14 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   const stopGracefully = async (why: string) => {
     if (stopping) return;
     stopping = "graceful";
-    for (const slot of slots) void slot.stdin.write(encoder.encode("stop\n")).catch(() => {});
+    // Close stdin rather than write to it. On Windows, Deno does child-pipe I/O on
+    // a pool of 4 × cores blocking threads, and each pending read of a worker's
+    // stdout and stderr holds one until the worker prints: from --count 2 × cores
+    // on, idle workers held them all, a queued "stop" write never ran, and the
+    // drain never ended (issue 13). Closing a pipe needs no thread.
+    for (const slot of slots) void slot.stdin.close().catch(() => {});
     // Only once every worker took the stop is it true that nothing new starts: a job
-    // a worker started before it read the stop is reported above this line, not below.
+    // a worker started before it saw the stop is reported above this line, not below.
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       Promise.all(slots.map((slot) => slot.stopped)),
@@ -85,20 +94,28 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     clearTimeout(timer);
     if (stopping !== "graceful") return; // stopped at once meanwhile
     log(`${timeNow()} supervisor stopping (${why}): running jobs finish, nothing new is claimed`);
-    void Promise.all(slots.map((slot) => slot.exited)).then(() => resolveDone(0));
+    // A stop at once meanwhile decides the exit code itself (its kills end these waits).
+    void Promise.all(slots.map((slot) => slot.exited)).then(() => {
+      if (stopping === "graceful") resolveDone(0);
+    });
   };
   const stopNow = async () => {
     if (stopping === "now") return;
     stopping = "now";
     log(`${timeNow()} supervisor stopping at once: killing workers and their jobs`);
     await Promise.all(slots.map(async (slot) => {
+      // The worker with its job's whole tree in one kill. On Windows, killing the worker
+      // alone first takes its cmd.exe down too (Deno's job object), and job processes
+      // that escape that (as under Wine) could no longer be found by `taskkill /T`.
+      await killTree(workerTree(slot), "SIGKILL");
       try {
         slot.child.kill("SIGKILL");
       } catch { /* already gone */ }
-      await killTree(jobTree(slot), "SIGKILL");
-      await store.releaseWorker(slot.workerId, "worker lost (supervisor stopped at once)").catch(
-        () => {},
-      );
+      await store.releaseWorker(
+        slot.workerId,
+        "worker lost (supervisor stopped at once)",
+        [...slot.started],
+      ).catch(() => {});
     }));
     resolveDone(130);
   };
@@ -115,6 +132,8 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       id,
       "--db",
       options.db,
+      // It leads its own process group (below): it need not ask `ps` at start.
+      ...(Deno.build.os === "windows" ? [] : ["--group-leader"]),
     ], self);
     const child = new Deno.Command(command.program, {
       args: command.args,
@@ -260,6 +279,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   };
   const handlers = signals.map((signal) => [signal, onSignal(signal)] as const);
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  options.interrupts?.(onSignal("SIGINT"));
 
   const beat = async () => {
     const config = await store.getConfig();
@@ -283,6 +303,17 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
 
   try {
     await beat();
+    // The first beat may already have found nothing to drain: then start no worker
+    // (one started now would outlive this function, its stop having been sent).
+    if (!stopping) {
+      log(
+        `${timeNow()} supervisor ${id} started ${options.count} worker${
+          options.count === 1 ? "" : "s"
+        } on ${store.location}${options.drain ? " (drain)" : ""}`,
+      );
+      for (let index = 0; index < options.count; index++) start(index);
+    }
+    // While the workers start: jobs of workers that went silent go back now.
     for (const outcome of await store.recover()) {
       log(
         describeEvent("supervisor", {
@@ -293,12 +324,6 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
         }),
       );
     }
-    log(
-      `${timeNow()} supervisor ${id} started ${options.count} worker${
-        options.count === 1 ? "" : "s"
-      } on ${store.location}${options.drain ? " (drain)" : ""}`,
-    );
-    for (let index = 0; index < options.count; index++) start(index);
     if (options.drain) await checkDrained();
     const code = await done;
     if (code === 0) log(`${timeNow()} supervisor stopped`);
@@ -310,6 +335,12 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     await store.unregisterWorker(id).catch(() => {});
   }
+}
+
+/** A worker and everything it started: its process group on Unix, its tree on Windows. */
+function workerTree(slot: Slot): JobTree {
+  if (Deno.build.os === "windows") return { kind: "windows", pid: slot.child.pid };
+  return { kind: "group", pgid: slot.child.pid };
 }
 
 /** A worker's job tree: on Unix its whole process group (the worker is gone or going). */

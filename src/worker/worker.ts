@@ -47,6 +47,8 @@ export interface WorkerOptions {
   stop: AbortSignal;
   /** Receives every job event (the worker process writes them for its supervisor). */
   emit: (event: WorkerEvent) => void;
+  /** The process is known to lead its own process group (Unix; else it is looked up). */
+  groupLeader?: boolean;
 }
 
 /** Runs the worker until `stop` is aborted and its current job is settled. */
@@ -67,7 +69,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     claiming: 0,
     claimed: 0,
     holding: new Set(),
-    sharedGroup: await ownGroup(),
+    sharedGroup: await ownGroup(options.groupLeader),
   };
   const ticker = startTicker(options, state, retry);
   // The moment the stop arrives: say so (the supervisor waits for it before it tells
@@ -295,8 +297,9 @@ async function runJob(
 }
 
 /** The worker's own process group, if it leads one (the supervisor starts workers so on Unix). */
-async function ownGroup(): Promise<WorkerState["sharedGroup"]> {
+async function ownGroup(leader?: boolean): Promise<WorkerState["sharedGroup"]> {
   if (Deno.build.os === "windows") return undefined;
+  if (leader) return { pgid: Deno.pid, worker: Deno.pid };
   const pgid = await processGroupOf(Deno.pid);
   return pgid === Deno.pid ? { pgid, worker: Deno.pid } : undefined;
 }
