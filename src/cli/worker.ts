@@ -195,17 +195,17 @@ export function registerWorker(program: Program): void {
       Deno.addSignalListener("SIGINT", () => {});
       if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => stop.abort());
       void watchStdin(() => stop.abort());
-      // Events of one turn of the event loop go out in one write.
+      // Events of one turn of the event loop go out in one write, or at once before a job starts.
       const encoder = new TextEncoder();
       let events = "";
+      const flushEvents = () => {
+        if (events === "") return;
+        const text = events;
+        events = "";
+        Deno.stdout.writeSync(encoder.encode(text));
+      };
       const emit = (event: WorkerEvent) => {
-        if (events === "") {
-          queueMicrotask(() => {
-            const text = events;
-            events = "";
-            Deno.stdout.writeSync(encoder.encode(text));
-          });
-        }
+        if (events === "") queueMicrotask(flushEvents);
         events += JSON.stringify(event) + "\n";
       };
       try {
@@ -217,6 +217,7 @@ export function registerWorker(program: Program): void {
           store,
           stop: stop.signal,
           emit,
+          flushEvents,
         });
       } finally {
         await store.close();

@@ -53,8 +53,6 @@ interface Slot {
   child: Deno.ChildProcess;
   stdin: WritableStreamDefaultWriter<Uint8Array>;
   startedAt: number;
-  /** The job the worker runs now and its process id (the group to kill). */
-  job: { id: string; pid: number } | null;
   /** Jobs the worker started whose outcome it has not reported: they ran, if it dies. */
   started: Set<string>;
   /** Resolves when the worker has taken the stop (or exited). */
@@ -152,7 +150,6 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       child,
       stdin: child.stdin.getWriter(),
       startedAt: performance.now(),
-      job: null,
       started: new Set(),
       stopped: new Promise((resolve) => onStopped = resolve),
       onStopped,
@@ -199,12 +196,10 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
           settled = true;
           break;
         case "started":
-          slot.job = { id: event.job, pid: event.pid };
           slot.started.add(event.job);
           break;
         default:
           slot.started.delete(event.job);
-          if (slot.job?.id === event.job) slot.job = null;
           settled = true;
       }
       printed.push(describeEvent(name, event));
@@ -217,7 +212,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     const clean = status.success && stopping !== null;
     if (clean || stopping === "now") return;
     const reason = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
-    if (slot.job) await killTree(jobTree(slot), "SIGKILL");
+    if (slot.started.size > 0) await killTree(workerTree(slot), "SIGKILL");
     // Jobs it held but never started go back unrun; those it started count a lost run.
     const outcomes = await store.releaseWorker(
       slot.workerId,
@@ -340,12 +335,6 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
 /** A worker and everything it started: its process group on Unix, its tree on Windows. */
 function workerTree(slot: Slot): JobTree {
   if (Deno.build.os === "windows") return { kind: "windows", pid: slot.child.pid };
-  return { kind: "group", pgid: slot.child.pid };
-}
-
-/** A worker's job tree: on Unix its whole process group (the worker is gone or going). */
-function jobTree(slot: Slot): JobTree {
-  if (Deno.build.os === "windows") return { kind: "windows", pid: slot.job?.pid ?? slot.child.pid };
   return { kind: "group", pgid: slot.child.pid };
 }
 

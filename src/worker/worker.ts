@@ -47,6 +47,8 @@ export interface WorkerOptions {
   stop: AbortSignal;
   /** Receives every job event (the worker process writes them for its supervisor). */
   emit: (event: WorkerEvent) => void;
+  /** Sends the events `emit` buffered now (before a job starts). */
+  flushEvents?: () => void;
   /** The process is known to lead its own process group (Unix; else it is looked up). */
   groupLeader?: boolean;
 }
@@ -246,6 +248,10 @@ async function runJob(
   }
   const abort = new AbortController();
   state.current = { id: job.id, abort };
+  // Out before the process starts: a supervisor that sees this worker die then knows the job
+  // may have run (a lost run), and every job it never saw start goes back unrun.
+  emit({ e: "started", job: job.id, attempt: job.attempts, command: job.command });
+  options.flushEvents?.();
   const started = performance.now();
   // runCommand starts the process before it first yields: nothing starts after a stop.
   const result = await runCommand({
@@ -256,8 +262,6 @@ async function runJob(
     env: { QUEUECTL_JOB_ID: job.id, QUEUECTL_ATTEMPT: String(job.attempts) },
     signal: abort.signal,
     sharedGroup: state.sharedGroup,
-    onStart: (pid) =>
-      emit({ e: "started", job: job.id, attempt: job.attempts, pid, command: job.command }),
   });
   state.current = null;
   const ms = performance.now() - started;
