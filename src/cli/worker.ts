@@ -10,9 +10,6 @@ import { parseDuration } from "../core/duration.ts";
 import { workerToJson } from "../core/format.ts";
 import { openStore } from "../store/store.ts";
 import type { WorkerEvent } from "../worker/events.ts";
-import { selfCommand } from "../worker/self_command.ts";
-import { runSupervisor } from "../worker/supervisor.ts";
-import { runWorker } from "../worker/worker.ts";
 import { readSupervisorPipe, relayedFor, WakeSignal, withRelayedWakeups } from "../worker/wake.ts";
 import { positiveInt } from "./args.ts";
 import { hostName, resolveDb, resolveHome, withStore } from "./context.ts";
@@ -54,6 +51,7 @@ export function registerWorker(program: Program): void {
           logFile,
         ];
         if (options.drain) args.push("--drain");
+        const { selfCommand } = await import("../worker/self_command.ts");
         const self = selfCommand(args);
         const child = new Deno.Command(self.program, {
           args: self.args,
@@ -91,6 +89,8 @@ export function registerWorker(program: Program): void {
         );
         return;
       }
+      // The worker runtime loads only for the commands that run it.
+      const { runSupervisor } = await import("../worker/supervisor.ts");
       const log = options.logFile ? appendLog(options.logFile) : out;
       const store = await openStore(db);
       try {
@@ -174,33 +174,49 @@ export function registerWorker(program: Program): void {
     .description("one worker process (started by worker start)")
     .requiredOption("--id <id>", "worker id")
     .option("--supervisor <id>", "supervisor id")
+    .option("--group-leader", "this process leads its own process group (Unix)")
     .action(async (options, command) => {
       const db = resolveDb(command.optsWithGlobals().db);
       // Under a supervisor on PostgreSQL, the supervisor listens and relays wake-ups: one connection.
       const relayed = options.supervisor !== undefined && relayedFor(db);
-      const opened = await openStore(db, { worker: true, listen: !relayed });
+      const [opened, { runWorker }] = await Promise.all([
+        openStore(db, { worker: true, listen: !relayed }),
+        import("../worker/worker.ts"),
+      ]);
       const wakes = new WakeSignal();
       const store = relayed ? withRelayedWakeups(opened, wakes) : opened;
       const stop = new AbortController();
       // Ctrl-C reaches the whole terminal process group; only the supervisor decides.
       Deno.addSignalListener("SIGINT", () => {});
       if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => stop.abort());
-      // The supervisor writes "wake" and "stop" to our stdin; its end means it is gone.
+      // The supervisor writes "wake" to our stdin; its end means stop (or that it is gone).
       void readSupervisorPipe(Deno.stdin.readable, {
         onWake: () => wakes.wake(),
         onStop: () => stop.abort(),
       });
+      // Events of one turn of the event loop go out in one write, or at once before a job starts.
       const encoder = new TextEncoder();
-      const emit = (event: WorkerEvent) =>
-        Deno.stdout.writeSync(encoder.encode(JSON.stringify(event) + "\n"));
+      let events = "";
+      const flushEvents = () => {
+        if (events === "") return;
+        const text = events;
+        events = "";
+        Deno.stdout.writeSync(encoder.encode(text));
+      };
+      const emit = (event: WorkerEvent) => {
+        if (events === "") queueMicrotask(flushEvents);
+        events += JSON.stringify(event) + "\n";
+      };
       try {
         await runWorker({
           id: options.id,
+          groupLeader: options.groupLeader,
           host: hostName(),
           supervisor: options.supervisor ?? null,
           store,
           stop: stop.signal,
           emit,
+          flushEvents,
         });
       } finally {
         await store.close();

@@ -74,8 +74,9 @@ export interface Beat {
   leaseMs: number;
   /**
    * When the process started, as its OS tells (ms since epoch; `null` when
-   * unknown). Stored at registration: with `host` and `pid` it tells a
-   * process that is gone from one that reused its pid.
+   * unknown). Stored by the first beat that knows it, never changed after:
+   * with `host` and `pid` it tells a process that is gone from one that
+   * reused its pid.
    */
   processStartedAt?: number | null;
 }

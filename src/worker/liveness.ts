@@ -29,18 +29,20 @@ const SAME_START_MS = 2_000;
  * and procps's `ps` derives the elapsed time from /proc/<pid>/stat's start
  * time (field 22) and the boot time itself. Windows is left to the heartbeat.
  */
-export function processStartTimes(pids: number[]): Map<number, number | null> | undefined {
+export async function processStartTimes(
+  pids: number[],
+): Promise<Map<number, number | null> | undefined> {
   if (Deno.build.os === "windows") return undefined;
   const valid = pids.filter((pid) => Number.isInteger(pid) && pid > 0);
   const result = new Map<number, number | null>(pids.map((pid) => [pid, null]));
   if (valid.length === 0) return result;
   try {
-    const output = new Deno.Command("ps", {
+    const output = await new Deno.Command("ps", {
       args: ["-o", "pid=,stat=,etime=", "-p", valid.join(",")],
       env: { LC_ALL: "C" },
       stdout: "piped",
       stderr: "null",
-    }).outputSync();
+    }).output();
     const now = Date.now();
     // ps exits 1 with no output when none of the pids exists.
     for (const line of new TextDecoder().decode(output.stdout).split("\n")) {
@@ -66,23 +68,31 @@ function parseElapsed(etime: string): number | null {
 }
 
 /** When process `pid` started (see {@linkcode processStartTimes}). */
-export function processStartTime(pid: number): number | null | undefined {
-  return processStartTimes([pid])?.get(pid);
+export async function processStartTime(pid: number): Promise<number | null | undefined> {
+  return (await processStartTimes([pid]))?.get(pid);
 }
 
-let ownStart: number | null | undefined;
+let ownStart: number | null = null;
+let askedOwnStart = false;
 
-/** When this process started, for its registration: `null` when the OS cannot tell. */
+/**
+ * When this process started, for its registration: `null` until known (the
+ * first call asks `ps` in the background; a heartbeat fills the time in once
+ * it is known) and where the OS cannot tell.
+ */
 export function ownStartTime(): number | null {
-  if (ownStart === undefined) ownStart = processStartTime(Deno.pid) ?? null;
+  if (!askedOwnStart) {
+    askedOwnStart = true;
+    processStartTime(Deno.pid).then((started) => ownStart = started ?? null, () => {});
+  }
   return ownStart;
 }
 
 /** Those of `workers` that are processes of this machine (`host`) and are gone. */
-export function goneHere(workers: WorkerInfo[], host: string): WorkerInfo[] {
+export async function goneHere(workers: WorkerInfo[], host: string): Promise<WorkerInfo[]> {
   const local = workers.filter((worker) => worker.host === host);
   if (local.length === 0) return [];
-  const starts = processStartTimes(local.map((worker) => worker.pid));
+  const starts = await processStartTimes(local.map((worker) => worker.pid));
   if (!starts) return [];
   return local.filter((worker) => {
     const started = starts.get(worker.pid);
@@ -99,7 +109,7 @@ export function goneHere(workers: WorkerInfo[], host: string): WorkerInfo[] {
  */
 export async function liveWorkers(store: Store, host: string): Promise<WorkerInfo[]> {
   const workers = await store.listWorkers();
-  const gone = goneHere(workers, host);
+  const gone = await goneHere(workers, host);
   if (gone.length === 0) return workers;
   await Promise.all(gone.map((worker) => store.unregisterWorker(worker.id).catch(() => {})));
   return workers.filter((worker) => !gone.includes(worker));

@@ -4,7 +4,7 @@
  *
  * On PostgreSQL the supervisor alone waits for the queue's notifications
  * ({@linkcode relayWakeups}) and writes `wake` to each worker's stdin, the pipe
- * it already writes `stop` to. A worker reads that pipe
+ * whose end tells the worker to stop. A worker reads that pipe
  * ({@linkcode readSupervisorPipe}) and waits on a {@linkcode WakeSignal}
  * instead of its store. While the supervisor's LISTEN connection is down,
  * workers fall back to `poll-interval`, as a worker's own LISTEN did; listening
@@ -18,15 +18,49 @@
 import { isPostgresUrl, type Store, withOverrides } from "../store/store.ts";
 
 /** What a supervisor writes to a worker's stdin: look for a job now. */
-export const WAKE_LINE: Uint8Array = new TextEncoder().encode("wake\n");
-/** What a supervisor writes to a worker's stdin: finish the current job, claim nothing new. */
-export const STOP_LINE: Uint8Array = new TextEncoder().encode("stop\n");
+const WAKE_LINE: Uint8Array = new TextEncoder().encode("wake\n");
 /** How long one wait of the relay lasts before it waits again (ms); wake-ups end it sooner. */
 const RELAY_WAIT_MS = 60_000;
 
+/**
+ * Whether a store of this kind relays wake-ups. Not on Windows: there Deno
+ * writes to a child's pipe on a small pool of blocking threads that idle
+ * workers' pending reads can all hold, so a `wake` write could wait for the
+ * next event, and the stop (closing stdin) behind it (see supervisor.ts). A
+ * Windows worker LISTENs itself: 2 connections.
+ */
+function relays(kind: "sqlite" | "postgres"): boolean {
+  return kind === "postgres" && Deno.build.os !== "windows";
+}
+
 /** Whether workers on `db` (a `--db` value) get their wake-ups from their supervisor. */
 export function relayedFor(db: string): boolean {
-  return isPostgresUrl(db);
+  return relays(isPostgresUrl(db) ? "postgres" : "sqlite");
+}
+
+/**
+ * A function that writes `wake` to a worker's stdin, with at most one write
+ * under way: wake-ups that come meanwhile are one more write after it, so a
+ * worker slow to read never makes them pile up.
+ */
+export function wakeSender(stdin: WritableStreamDefaultWriter<Uint8Array>): () => void {
+  let writing = false;
+  let again = false;
+  const send = (): void => {
+    if (writing) {
+      again = true;
+      return;
+    }
+    writing = true;
+    stdin.write(WAKE_LINE).catch(() => {}).finally(() => {
+      writing = false;
+      if (again) {
+        again = false;
+        send();
+      }
+    });
+  };
+  return send;
 }
 
 /**
@@ -136,7 +170,7 @@ export async function readSupervisorPipe(
  * nothing for a store whose workers watch for changes themselves (SQLite).
  */
 export function relayWakeups(store: Store, wakeAll: () => void): { stop(): Promise<void> } {
-  if (store.kind !== "postgres") return { stop: () => Promise.resolve() };
+  if (!relays(store.kind as "sqlite" | "postgres")) return { stop: () => Promise.resolve() };
   const abort = new AbortController();
   const running = (async () => {
     while (!abort.signal.aborted) {

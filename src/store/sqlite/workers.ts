@@ -21,7 +21,9 @@ export async function heartbeat(db: SqliteDb, beat: Beat): Promise<BeatReply> {
                            process_started_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
-                                     current_job = excluded.current_job
+                                     current_job = excluded.current_job,
+                                     process_started_at = coalesce(workers.process_started_at,
+                                                                   excluded.process_started_at)
       RETURNING stop_requested`).get(
       beat.id,
       beat.kind,
