@@ -392,6 +392,7 @@ Deno.test({
         sampling = false;
         await sampler;
       }
+      console.log(`the fleet held at most ${peak} connections`);
       assert.ok(peak <= budget, `at most ${budget} connections, saw ${peak}`);
       assert.match(
         await machines[0].run(["worker", "stop"]),
