@@ -13,6 +13,8 @@ import { registerActions } from "./actions.ts";
 import { registerReads } from "./reads.ts";
 import { registerMetrics } from "./metrics.ts";
 import { registerChanges } from "./changes.ts";
+import { registerPurge } from "./purge.ts";
+import { registerSchedules } from "./schedules.ts";
 
 export { FakeClock, type StoreFactory };
 
@@ -45,4 +47,6 @@ export function storeContract(
   registerReads(test);
   registerMetrics(test);
   registerChanges(test);
+  registerPurge(test);
+  registerSchedules(test);
 }
