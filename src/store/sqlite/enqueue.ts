@@ -40,8 +40,8 @@ export async function enqueue(
            value ->> 5, value ->> 6, ?, ?
     FROM json_each(?)${options.ifAbsent ? " WHERE true ON CONFLICT (id) DO NOTHING" : ""}`);
   let stored = 0;
-  // A worker's connection relaxes durability for settles; an enqueue keeps it.
-  if (db.worker) db.raw.exec("PRAGMA synchronous = FULL");
+  // A worker's connection (and a running purge) relaxes durability; an enqueue keeps it.
+  db.raw.exec("PRAGMA synchronous = FULL");
   try {
     await db.tx(() => {
       for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {

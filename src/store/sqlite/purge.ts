@@ -44,9 +44,30 @@ export async function purge(db: SqliteDb, options: PurgeOptions): Promise<PurgeR
     return { counts, done: true };
   }
   const now = db.now();
-  const batch = options.batch ?? PURGE_BATCH;
   const deadline = options.budgetMs === undefined ? Infinity : performance.now() + options.budgetMs;
   let done = true;
+  // A purge batch lost in a power cut is only done again: no need to sync each one.
+  if (!db.worker && !options.dryRun) db.raw.exec("PRAGMA synchronous = NORMAL");
+  try {
+    done = await deleteOld(db, options, counts, now, deadline);
+    if (!options.dryRun && PURGEABLE_STATES.some((state) => counts[state] > 0)) {
+      await returnFreePages(db, deadline);
+    }
+  } finally {
+    if (!db.worker && !options.dryRun) db.raw.exec("PRAGMA synchronous = FULL");
+  }
+  return { counts, done };
+}
+
+/** Deletes (or counts, for a dry run) into `counts`; returns false when the budget ran out. */
+async function deleteOld(
+  db: SqliteDb,
+  options: PurgeOptions,
+  counts: Record<PurgeableState, number>,
+  now: number,
+  deadline: number,
+): Promise<boolean> {
+  const batch = options.batch ?? PURGE_BATCH;
   for (const state of PURGEABLE_STATES) {
     const ms = options.olderThanMs[state];
     if (ms === undefined) continue;
@@ -57,10 +78,7 @@ export async function purge(db: SqliteDb, options: PurgeOptions): Promise<PurgeR
       continue;
     }
     while (true) {
-      if (performance.now() > deadline) {
-        done = false;
-        break;
-      }
+      if (performance.now() > deadline) return false;
       const deleted = await db.tx(() => {
         const gone = db.sql(
           `DELETE FROM jobs WHERE seq IN (${oldest(state)} ORDER BY finished_at LIMIT ?)
@@ -75,12 +93,8 @@ export async function purge(db: SqliteDb, options: PurgeOptions): Promise<PurgeR
       if (deleted < batch) break;
       await pause();
     }
-    if (!done) break;
   }
-  if (!options.dryRun && PURGEABLE_STATES.some((state) => counts[state] > 0)) {
-    await returnFreePages(db, deadline);
-  }
-  return { counts, done };
+  return true;
 }
 
 /**

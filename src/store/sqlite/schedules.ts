@@ -60,7 +60,8 @@ export async function fireSchedule(
   job: NewJob,
 ): Promise<boolean> {
   const now = db.now();
-  if (db.worker) db.raw.exec("PRAGMA synchronous = FULL");
+  // Durable like any enqueue, also while a purge on this connection relaxes it.
+  db.raw.exec("PRAGMA synchronous = FULL");
   try {
     return await db.tx(() => {
       const moved = db.sql(`
