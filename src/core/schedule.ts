@@ -149,3 +149,34 @@ export function tickJob(schedule: Schedule, tick: number): NewJob {
     cwd: schedule.cwd,
   };
 }
+
+/**
+ * When a schedule's next job is due: a tick that passed without a supervisor
+ * to enqueue it (it goes as soon as one runs), else the next tick after now.
+ */
+export function nextRun(schedule: Schedule, now: number): number | null {
+  const due = dueTick(schedule, now);
+  if (due !== null) return due;
+  return nextTick(schedule, Math.max(now, schedule.lastTick ?? schedule.createdAt));
+}
+
+/** The JSON shape of a schedule (`schedule list --json`, the dashboard's /api/schedules). */
+export function scheduleToJson(schedule: Schedule, now: number): Record<string, unknown> {
+  const iso = (ms: number | null) => ms === null ? null : new Date(ms).toISOString();
+  const next = nextRun(schedule, now);
+  return {
+    name: schedule.name,
+    cron: schedule.cron,
+    tz: schedule.tz ?? "UTC",
+    command: schedule.command,
+    queue: schedule.queue,
+    max_retries: schedule.maxRetries,
+    priority: schedule.priority,
+    timeout: schedule.timeout,
+    cwd: schedule.cwd,
+    created_at: iso(schedule.createdAt),
+    next_run: iso(next),
+    last_run: iso(schedule.lastTick),
+    last_job: schedule.lastTick === null ? null : tickJobId(schedule.name, schedule.lastTick),
+  };
+}
