@@ -14,6 +14,7 @@
 
 import { fileURLToPath } from "node:url";
 import { spawnRate } from "./baselines.ts";
+import { housekeeping } from "./housekeeping.ts";
 import { cliRows, pickupRows } from "./latency.ts";
 import { add, dropBenchSchemas, fmt, only, postgresUrl, quick, rows, tmp } from "./lib.ts";
 import { scale } from "./scale.ts";
@@ -38,6 +39,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   cli: cliRows,
   scale,
   memory,
+  housekeeping,
 };
 
 const unknown = (only ?? []).filter((name) => !(name in SECTIONS));
