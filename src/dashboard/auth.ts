@@ -1,11 +1,16 @@
 /**
- * Who may talk to the dashboard. On a loopback address with no token, any
- * local program may read, but only requests naming a loopback host (no DNS
- * rebinding) and, for changes, coming from the dashboard's own page (no
- * cross-site requests). Anywhere else a token is required on every request:
- * `Authorization: Bearer <token>` or `?token=<token>`.
+ * Who may talk to the dashboard. Every request needs the token, as
+ * `Authorization: Bearer <token>` or `?token=<token>`, on every address:
+ * loopback too, since every user of the machine can reach it. Only with
+ * `--no-token`, which is allowed on loopback alone, is there none; then only
+ * requests naming a loopback host are answered (no DNS rebinding). Either
+ * way a change (any method but GET and HEAD) must also come from the
+ * dashboard's own page, never from another origin, even one that knows the
+ * token.
  * @module
  */
+
+import { createHash, timingSafeEqual } from "node:crypto";
 
 /** Why a request was refused. */
 export interface Refusal {
@@ -28,13 +33,23 @@ export function generateToken(): string {
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
 }
 
-/** Compares two strings in time that does not depend on where they differ. */
-function sameSecret(given: string, expected: string): boolean {
-  const a = new TextEncoder().encode(given);
-  const b = new TextEncoder().encode(expected);
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i];
-  return diff === 0;
+/** Whether `text` may be a token: 8 to 200 visible ASCII characters (no spaces). */
+export function isValidToken(text: string): boolean {
+  return /^[\x21-\x7e]{8,200}$/.test(text);
+}
+
+function sha256(text: string): Uint8Array {
+  return createHash("sha256").update(text, "utf8").digest();
+}
+
+/**
+ * Whether `given` is the `expected` secret. Both are hashed first, so the
+ * comparison always runs over 32 bytes whatever the lengths, and
+ * `timingSafeEqual` reads every byte: the time says nothing about where, or
+ * whether, the two differ.
+ */
+export function sameSecret(given: string, expected: string): boolean {
+  return timingSafeEqual(sha256(given), sha256(expected));
 }
 
 /** The token a request carries: the `Authorization: Bearer` header, else `?token=`. */
@@ -71,8 +86,8 @@ function fromSameOrigin(request: Request, url: URL): string | null {
 /**
  * Checks a request against the dashboard's rules; `null` lets it through.
  * `url` is the request's URL, which the server built from its `Host` header.
- * `token` is the required token, or `null` when the dashboard is on loopback
- * without one.
+ * `token` is the required token, or `null` when the dashboard runs on
+ * loopback with `--no-token`.
  */
 export function checkRequest(request: Request, url: URL, token: string | null): Refusal | null {
   if (token !== null) {
@@ -80,7 +95,8 @@ export function checkRequest(request: Request, url: URL, token: string | null): 
     if (given === null) {
       return {
         status: 401,
-        error: "A token is required: send 'Authorization: Bearer <token>' or add ?token=<token>",
+        error: "A token is required: open the URL that 'queuectl dashboard' printed, or send " +
+          "'Authorization: Bearer <token>' (the token is in dashboard.token in the data directory)",
       };
     }
     if (!sameSecret(given, token)) return { status: 401, error: "Wrong token" };
