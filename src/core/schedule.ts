@@ -137,7 +137,10 @@ export function tickJobId(name: string, tick: number): string {
   return `${name}@${tickText(tick)}`;
 }
 
-/** The job a schedule enqueues for `tick`: due at the tick, with the schedule's fields. */
+/**
+ * The job a schedule enqueues for `tick`: due at the tick, with the schedule's fields.
+ * TODO(queues, SPEC §9): when jobs gain their `queue` field, set it to `schedule.queue`.
+ */
 export function tickJob(schedule: Schedule, tick: number): NewJob {
   return {
     id: tickJobId(schedule.name, tick),
