@@ -117,6 +117,7 @@ Deno.test({
         "retain-completed": 604800,
         "retain-cancelled": 604800,
         "retain-dead": 0,
+        "claim-ahead": 8,
       });
       const id = (await cli(home, ["enqueue", "-c", "true"])).stdout.trim();
       const job = await cliJson(home, ["show", id]);

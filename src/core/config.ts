@@ -25,6 +25,7 @@ export interface Config {
   retainCancelled: number;
   /** Seconds a dead job is kept (0: forever). */
   retainDead: number;
+  claimAhead: number;
 }
 
 /** Defaults of SPEC §7. */
@@ -39,6 +40,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   retainCompleted: 7 * 86400,
   retainCancelled: 7 * 86400,
   retainDead: 0,
+  claimAhead: 8,
 });
 
 /** A config key as users write it (kebab-case). */
@@ -52,7 +54,8 @@ export type ConfigKey =
   | "shell"
   | "retain-completed"
   | "retain-cancelled"
-  | "retain-dead";
+  | "retain-dead"
+  | "claim-ahead";
 
 interface KeyDef {
   field: keyof Config;
@@ -148,6 +151,16 @@ const KEYS: Record<ConfigKey, KeyDef> = {
     field: "retainDead",
     help: "dead jobs are deleted this long after they died (0: kept forever)",
     parse: seconds("retain-dead", 0, true),
+  },
+  "claim-ahead": {
+    field: "claimAhead",
+    help: "most jobs a worker claims at once while its runs are short (1: one at a time)",
+    parse(text) {
+      if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || Number(text) > 64) {
+        throw invalid(`Config claim-ahead must be a whole number from 1 to 64, got ${quote(text)}`);
+      }
+      return Number(text);
+    },
   },
 };
 

@@ -15,7 +15,9 @@ export type WorkerEvent =
   | { e: "cancelled"; job: string }
   | { e: "lost"; job: string }
   | { e: "recovered"; job: string; state: string; error: string }
-  | { e: "store"; message: string };
+  | { e: "store"; message: string }
+  /** The worker took the stop: it starts nothing more (held jobs go back). */
+  | { e: "stopping" };
 
 /** One log line for an event from `worker`. */
 export function describeEvent(worker: string, event: WorkerEvent): string {
@@ -44,6 +46,8 @@ export function describeEvent(worker: string, event: WorkerEvent): string {
         return `recovered ${event.job} (${event.error}) -> ${event.state}`;
       case "store":
         return event.message;
+      case "stopping":
+        return "stopping: nothing new starts";
     }
   })();
   return `${time} ${worker} ${text}`;

@@ -105,15 +105,23 @@ function exitReason(code: number): string {
   return `exit code ${code}`;
 }
 
-/** Runs a job to its end and reports how it went. */
-export async function runCommand(spec: RunSpec): Promise<RunResult> {
+/** Why a spawn failed: the working directory (checked only now, off the hot path), or the shell. */
+async function startFailure(spec: RunSpec, program: string, error: unknown): Promise<RunResult> {
   try {
     const info = await Deno.stat(spec.cwd);
     if (!info.isDirectory) return failure(`working directory is not a directory: ${spec.cwd}`);
   } catch {
     return failure(`working directory not found: ${spec.cwd}`);
   }
+  return failure(`could not start ${program}: ${(error as Error).message}`);
+}
 
+/**
+ * Runs a job to its end and reports how it went. The process starts before
+ * this first yields, so a caller that checked for a stop just before calling
+ * knows no job started after it.
+ */
+export async function runCommand(spec: RunSpec): Promise<RunResult> {
   const invocation = shellInvocation(spec.command, spec.shell);
   let child: Deno.ChildProcess;
   try {
@@ -128,7 +136,7 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
       windowsRawArguments: invocation.windowsRawArguments,
     }).spawn();
   } catch (error) {
-    return failure(`could not start ${invocation.program}: ${(error as Error).message}`);
+    return await startFailure(spec, invocation.program, error);
   }
   spec.onStart?.(child.pid);
   const tree: JobTree = Deno.build.os === "windows"

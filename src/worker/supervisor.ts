@@ -25,6 +25,8 @@ const CRASH_WINDOW_MS = 2000;
 const RESTART_MAX_DELAY_MS = 10_000;
 /** Longest delay between a job event and the drain check it triggers. */
 const DRAIN_CHECK_MS = 50;
+/** Longest wait for every worker to take a stop before the supervisor says it stopped claiming. */
+const STOP_ACK_MS = 2000;
 
 /** What a supervisor needs. */
 export interface SupervisorOptions {
@@ -49,6 +51,11 @@ interface Slot {
   startedAt: number;
   /** The job the worker runs now and its process id (the group to kill). */
   job: { id: string; pid: number } | null;
+  /** Jobs the worker started whose outcome it has not reported: they ran, if it dies. */
+  started: Set<string>;
+  /** Resolves when the worker has taken the stop (or exited). */
+  stopped: Promise<void>;
+  onStopped: () => void;
   exited: Promise<void>;
   restartDelay: number;
 }
@@ -65,11 +72,20 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((resolve) => resolveDone = resolve);
 
-  const stopGracefully = (why: string) => {
+  const stopGracefully = async (why: string) => {
     if (stopping) return;
     stopping = "graceful";
-    log(`${timeNow()} supervisor stopping (${why}): running jobs finish, nothing new is claimed`);
     for (const slot of slots) void slot.stdin.write(encoder.encode("stop\n")).catch(() => {});
+    // Only once every worker took the stop is it true that nothing new starts: a job
+    // a worker started before it read the stop is reported above this line, not below.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(slots.map((slot) => slot.stopped)),
+      new Promise((resolve) => timer = setTimeout(resolve, STOP_ACK_MS)),
+    ]);
+    clearTimeout(timer);
+    if (stopping !== "graceful") return; // stopped at once meanwhile
+    log(`${timeNow()} supervisor stopping (${why}): running jobs finish, nothing new is claimed`);
     void Promise.all(slots.map((slot) => slot.exited)).then(() => resolveDone(0));
   };
   const stopNow = async () => {
@@ -111,6 +127,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       // Ctrl-C in the terminal reaches only the supervisor, which decides.
       detached: Deno.build.os !== "windows",
     }).spawn();
+    let onStopped!: () => void;
     const slot: Slot = {
       index,
       workerId,
@@ -118,34 +135,64 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       stdin: child.stdin.getWriter(),
       startedAt: performance.now(),
       job: null,
+      started: new Set(),
+      stopped: new Promise((resolve) => onStopped = resolve),
+      onStopped,
       exited: Promise.resolve(),
       restartDelay,
     };
     slots[index] = slot;
     const reading = Promise.all([
-      readLines(child.stdout, (line) => onEvent(slot, line)),
-      readLines(child.stderr, (line) => log(`${timeNow()} w${index + 1} stderr: ${line}`)),
+      readLines(child.stdout, (lines) => onEvents(slot, lines)),
+      readLines(
+        child.stderr,
+        (lines) =>
+          log(lines.map((line) => `${timeNow()} w${index + 1} stderr: ${line}`).join("\n")),
+      ),
     ]);
     slot.exited = (async () => {
       const status = await child.status;
       await reading;
+      slot.onStopped();
       await onExit(slot, status);
     })();
   };
 
-  const onEvent = (slot: Slot, line: string) => {
-    let event: WorkerEvent;
-    try {
-      event = JSON.parse(line);
-    } catch {
-      return log(`${timeNow()} w${slot.index + 1} ${line}`);
+  /** The events of one read from a worker: one write to the log for all of them. */
+  const onEvents = (slot: Slot, lines: string[]) => {
+    const name = `w${slot.index + 1}`;
+    const printed: string[] = [];
+    let settled = false;
+    for (const line of lines) {
+      let event: WorkerEvent;
+      try {
+        event = JSON.parse(line);
+      } catch {
+        printed.push(`${timeNow()} ${name} ${line}`);
+        continue;
+      }
+      switch (event.e) {
+        case "stopping":
+          slot.onStopped();
+          continue;
+        case "store":
+          break;
+        case "recovered":
+          settled = true;
+          break;
+        case "started":
+          slot.job = { id: event.job, pid: event.pid };
+          slot.started.add(event.job);
+          break;
+        default:
+          slot.started.delete(event.job);
+          if (slot.job?.id === event.job) slot.job = null;
+          settled = true;
+      }
+      printed.push(describeEvent(name, event));
     }
-    if (event.e === "started") slot.job = { id: event.job, pid: event.pid };
-    else if (event.e !== "store" && event.e !== "recovered" && slot.job?.id === event.job) {
-      slot.job = null;
-    }
-    log(describeEvent(`w${slot.index + 1}`, event));
-    if (options.drain && event.e !== "started" && event.e !== "store") drainSoon();
+    if (printed.length > 0) log(printed.join("\n"));
+    if (options.drain && settled) drainSoon();
   };
 
   const onExit = async (slot: Slot, status: Deno.CommandStatus) => {
@@ -153,9 +200,12 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     if (clean || stopping === "now") return;
     const reason = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
     if (slot.job) await killTree(jobTree(slot), "SIGKILL");
-    const outcomes = await store.releaseWorker(slot.workerId, `worker lost (${reason})`).catch(
-      () => [],
-    );
+    // Jobs it held but never started go back unrun; those it started count a lost run.
+    const outcomes = await store.releaseWorker(
+      slot.workerId,
+      `worker lost (${reason})`,
+      [...slot.started],
+    ).catch(() => []);
     for (const outcome of outcomes) {
       log(describeEvent(`w${slot.index + 1}`, {
         e: "recovered",
@@ -192,7 +242,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       try {
         const counts = await store.counts();
         if (counts.pending + counts.processing + counts.failed === 0) {
-          stopGracefully(
+          void stopGracefully(
             "drained: nothing left to run",
           );
         }
@@ -206,7 +256,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     ? ["SIGINT", "SIGBREAK"]
     : ["SIGINT", "SIGTERM"];
   const onSignal = (signal: Deno.Signal) => () => {
-    if (!stopping) stopGracefully(`${signal} received; press Ctrl-C again to stop at once`);
+    if (!stopping) void stopGracefully(`${signal} received; press Ctrl-C again to stop at once`);
     else if (signal !== "SIGTERM") void stopNow();
   };
   const handlers = signals.map((signal) => [signal, onSignal(signal)] as const);
@@ -223,7 +273,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       currentJob: null,
       leaseMs: config.leaseTimeout * 1000,
     });
-    if (reply.stop) stopGracefully("worker stop");
+    if (reply.stop) void stopGracefully("worker stop");
     if (options.drain) await checkDrained();
   };
   let beating: Promise<void> | null = null;
@@ -273,23 +323,22 @@ function jobTree(slot: Slot): JobTree {
   return { kind: "group", pgid: slot.child.pid };
 }
 
+/** Calls `onLines` with the complete lines of each chunk read (the last line even unterminated). */
 async function readLines(
   stream: ReadableStream<Uint8Array>,
-  onLine: (line: string) => void,
+  onLines: (lines: string[]) => void,
 ): Promise<void> {
   const decoder = new TextDecoder();
   let buffered = "";
   await readChunks(stream, (chunk) => {
     buffered += decoder.decode(chunk, { stream: true });
-    let start = 0;
-    let newline: number;
-    while ((newline = buffered.indexOf("\n", start)) >= 0) {
-      onLine(buffered.slice(start, newline));
-      start = newline + 1;
-    }
-    buffered = buffered.slice(start);
+    const end = buffered.lastIndexOf("\n");
+    if (end < 0) return;
+    const lines = buffered.slice(0, end).split("\n");
+    buffered = buffered.slice(end + 1);
+    onLines(lines);
   });
-  if (buffered) onLine(buffered);
+  if (buffered) onLines([buffered]);
 }
 
 function timeNow(): string {

@@ -15,6 +15,7 @@ import { registerMetrics } from "./metrics.ts";
 import { registerChanges } from "./changes.ts";
 import { registerPurge } from "./purge.ts";
 import { registerSchedules } from "./schedules.ts";
+import { registerExchange } from "./exchange.ts";
 
 export { FakeClock, type StoreFactory };
 
@@ -49,4 +50,5 @@ export function storeContract(
   registerChanges(test);
   registerPurge(test);
   registerSchedules(test);
+  registerExchange(test);
 }

@@ -28,13 +28,14 @@ export async function complete(
     WITH done AS (
       UPDATE jobs
       SET state = 'completed', finished_at = ${NOW}, updated_at = ${NOW}, exit_code = $4,
-          last_error = NULL, worker = NULL, lease_until = NULL
+          last_error = NULL, worker = NULL, lease_until = NULL,
+          started_at = coalesce($8::bigint, started_at)
       WHERE id = $2 AND state = 'processing' AND worker = $3
       RETURNING seq, runs
     ), attempt AS (
       UPDATE attempts AS a
       SET finished_at = ${NOW}, outcome = 'completed', exit_code = $4, error = $5,
-          stdout = $6::bytea, stderr = $7::bytea
+          stdout = $6::bytea, stderr = $7::bytea, started_at = coalesce($8::bigint, a.started_at)
       FROM done WHERE a.job_seq = done.seq AND a.attempt = done.runs
     )
     SELECT count(*)::integer AS n FROM done`,
@@ -46,6 +47,7 @@ export async function complete(
         text(result.error),
         blob(result.stdout),
         blob(result.stderr),
+        result.startedAt ?? null,
       ],
     ));
   return (rows[0].n as number) > 0;
@@ -107,7 +109,7 @@ export async function failRows(
       SET state = CASE WHEN input.retry THEN 'failed' ELSE 'dead' END,
           run_at = CASE WHEN input.retry THEN ${NOW} + input.backoff ELSE j.run_at END,
           updated_at = ${NOW}, finished_at = ${NOW}, exit_code = $3, last_error = $4,
-          worker = NULL, lease_until = NULL
+          worker = NULL, lease_until = NULL, started_at = coalesce($11::bigint, j.started_at)
       FROM input
       WHERE j.seq = input.seq AND j.runs = input.runs AND j.state = 'processing'
         AND ($5::text IS NULL OR j.worker = $5)
@@ -116,7 +118,7 @@ export async function failRows(
     ), attempt AS (
       UPDATE attempts AS a
       SET finished_at = ${NOW}, outcome = $7, exit_code = $3, error = $8,
-          stdout = $9::bytea, stderr = $10::bytea
+          stdout = $9::bytea, stderr = $10::bytea, started_at = coalesce($11::bigint, a.started_at)
       FROM failed WHERE a.job_seq = failed.seq AND a.attempt = failed.runs
     )
     SELECT * FROM failed`,
@@ -131,6 +133,7 @@ export async function failRows(
         text(result.error),
         blob(result.stdout),
         blob(result.stderr),
+        result.startedAt ?? null,
       ],
     ));
   const bySeq = new Map(settled.map((row) => [row.seq as number, row]));

@@ -4,9 +4,9 @@
  * IMMEDIATE`) and never hold a transaction while a job runs.
  *
  * This class only wires the contract to the statement families, one file each:
- * enqueue.ts, claim.ts, settle.ts, workers.ts, reads.ts, actions.ts,
- * metrics.ts, config.ts, purge.ts, services.ts, schedules.ts; the connection
- * is db.ts and the schema schema.ts.
+ * enqueue.ts, claim.ts, exchange.ts, settle.ts, workers.ts, reads.ts, actions.ts,
+ * metrics.ts, config.ts, purge.ts, services.ts, schedules.ts; the connection is
+ * db.ts and the schema schema.ts.
  * @module
  */
 
@@ -28,6 +28,8 @@ import type {
   Beat,
   BeatReply,
   EnqueueOptions,
+  ExchangeReply,
+  ExchangeRequest,
   ListOptions,
   MetricsOptions,
   PurgeOptions,
@@ -41,6 +43,7 @@ import { claim } from "./claim.ts";
 import { getConfigRows, setConfig } from "./config.ts";
 import { SqliteDb } from "./db.ts";
 import { enqueue } from "./enqueue.ts";
+import { exchange } from "./exchange.ts";
 import { metrics, runTotals } from "./metrics.ts";
 import { attempts, counts, getJob, listJobs, logs, oldestPending } from "./reads.ts";
 import { purge } from "./purge.ts";
@@ -73,6 +76,9 @@ export class SqliteStore implements Store {
   claim(worker: string, leaseMs: number): Promise<Job | null> {
     return claim(this.#db, worker, leaseMs);
   }
+  exchange(worker: string, request: ExchangeRequest): Promise<ExchangeReply> {
+    return exchange(this.#db, worker, request);
+  }
   complete(id: string, worker: string, result: RunResult): Promise<boolean> {
     return complete(this.#db, id, worker, result);
   }
@@ -85,8 +91,8 @@ export class SqliteStore implements Store {
   recover(): Promise<FailOutcome[]> {
     return recover(this.#db);
   }
-  releaseWorker(worker: string, error: string): Promise<FailOutcome[]> {
-    return releaseWorker(this.#db, worker, error);
+  releaseWorker(worker: string, error: string, started?: string[]): Promise<FailOutcome[]> {
+    return releaseWorker(this.#db, worker, error, started);
   }
   unregisterWorker(id: string): Promise<void> {
     return unregisterWorker(this.#db, id);
@@ -162,6 +168,9 @@ export class SqliteStore implements Store {
     return setConfig(this.#db, key, value);
   }
 
+  hasChanged(): boolean {
+    return this.#db.hasChanged();
+  }
   waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
     return this.#db.waitForChange(ms, signal);
   }
