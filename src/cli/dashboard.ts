@@ -13,14 +13,11 @@ import { invalid, QueueError, quote } from "../core/errors.ts";
 import {
   DEFAULT_HOST,
   DEFAULT_PORT,
-  type FileToken,
   isLoopbackHost,
   isValidToken,
-  loadOrCreateToken,
-  noTokenOffLoopback,
-  startDashboard,
   TOKEN_FILE,
-} from "../dashboard/mod.ts";
+} from "../dashboard/address.ts";
+import type { FileToken } from "../dashboard/mod.ts";
 import { resolveHome, withStore } from "./context.ts";
 import type { Program } from "./mod.ts";
 import { dim, out } from "./output.ts";
@@ -99,6 +96,7 @@ async function chooseToken(
   if (typeof option === "string") {
     return { token: option, note: `token: from --token, for this run only (${path} unchanged)` };
   }
+  const { loadOrCreateToken } = await import("../dashboard/mod.ts");
   let file: FileToken;
   try {
     file = await loadOrCreateToken(path);
@@ -154,6 +152,8 @@ Examples:
   command.on("option:no-token", () => given.add("--no-token"));
   command.action(async (options, command) => {
     if (given.size > 1) throw invalid("Use --token or --no-token, not both");
+    // The server (and node:crypto under it) loads only for this command.
+    const { noTokenOffLoopback, startDashboard } = await import("../dashboard/mod.ts");
     if (options.token === false && !isLoopbackHost(options.host)) {
       throw noTokenOffLoopback(options.host);
     }

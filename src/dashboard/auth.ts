@@ -11,6 +11,9 @@
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
+import { isLoopbackHost, isValidToken } from "./address.ts";
+
+export { isLoopbackHost, isValidToken };
 
 /** Why a request was refused. */
 export interface Refusal {
@@ -20,22 +23,10 @@ export interface Refusal {
   error: string;
 }
 
-/** Whether `host` (a name or address, maybe with brackets) only reaches this machine. */
-export function isLoopbackHost(host: string): boolean {
-  const name = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
-  return name === "localhost" || name.endsWith(".localhost") || name === "::1" ||
-    /^127(\.\d{1,3}){3}$/.test(name) || name === "0:0:0:0:0:0:0:1";
-}
-
 /** A new random token: 32 characters of base64url (192 bits). */
 export function generateToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
-}
-
-/** Whether `text` may be a token: 8 to 200 visible ASCII characters (no spaces). */
-export function isValidToken(text: string): boolean {
-  return /^[\x21-\x7e]{8,200}$/.test(text);
 }
 
 function sha256(text: string): Uint8Array {

@@ -12,11 +12,9 @@ import { APP_JS } from "./app_js.ts";
 import { checkRequest, generateToken, isLoopbackHost } from "./auth.ts";
 import { APP_CSS, ASSET_QUERY, PAGE_HTML } from "./page.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus, RunCounters } from "./prometheus.ts";
+import { DEFAULT_HOST, DEFAULT_PORT } from "./address.ts";
 
-/** Port the dashboard listens on by default. */
-export const DEFAULT_PORT = 8787;
-/** Address it binds to by default: this machine only. */
-export const DEFAULT_HOST = "127.0.0.1";
+export { DEFAULT_HOST, DEFAULT_PORT };
 
 /** How to serve the dashboard. */
 export interface DashboardOptions {

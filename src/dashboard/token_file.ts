@@ -13,10 +13,10 @@
  */
 
 import { dirname } from "node:path";
+import { TOKEN_FILE } from "./address.ts";
 import { generateToken, isValidToken } from "./auth.ts";
 
-/** Name of the token file in the data directory. */
-export const TOKEN_FILE = "dashboard.token";
+export { TOKEN_FILE };
 
 /** Longest token file read (a token is at most 200 characters). */
 const MAX_FILE_BYTES = 1024;

@@ -8,7 +8,8 @@ import { formatDuration } from "../core/duration.ts";
 
 /** A worker's report. */
 export type WorkerEvent =
-  | { e: "started"; job: string; attempt: number; pid: number; command: string }
+  /** Written before the process starts: if the worker dies, the supervisor knows it ran. */
+  | { e: "started"; job: string; attempt: number; command: string }
   | { e: "completed"; job: string; ms: number }
   | { e: "failed"; job: string; error: string; retryIn: number; attempt: number }
   | { e: "dead"; job: string; error: string; attempts: number }
@@ -25,7 +26,7 @@ export function describeEvent(worker: string, event: WorkerEvent): string {
   const text = (() => {
     switch (event.e) {
       case "started":
-        return `started   ${event.job} (attempt ${event.attempt}, pid ${event.pid}): ${
+        return `started   ${event.job} (attempt ${event.attempt}): ${
           event.command.split("\n")[0].slice(0, 80)
         }`;
       case "completed":

@@ -98,6 +98,16 @@ function failure(error: string): RunResult {
   return { exitCode: null, error, stdout: new Uint8Array(), stderr: new Uint8Array() };
 }
 
+/** Why a shell could not start, in words a user can act on. */
+function startError(error: unknown, program: string): string {
+  if (!(error instanceof Deno.errors.NotFound)) return (error as Error).message;
+  if (/^pwsh(\.exe)?$/i.test(program)) {
+    return "not found on PATH (PowerShell 7 is not installed here; " +
+      "`config set shell powershell` runs Windows PowerShell 5.1)";
+  }
+  return "not found (no such program on PATH, or no such file)";
+}
+
 /** Explains an exit code the shell itself chose. */
 function exitReason(code: number): string {
   if (code === 127) return "exit code 127 (command not found)";
@@ -113,7 +123,7 @@ async function startFailure(spec: RunSpec, program: string, error: unknown): Pro
   } catch {
     return failure(`working directory not found: ${spec.cwd}`);
   }
-  return failure(`could not start ${program}: ${(error as Error).message}`);
+  return failure(`could not start ${program}: ${startError(error, program)}`);
 }
 
 /**
@@ -148,7 +158,9 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
   const cap = spec.cap ?? OUTPUT_CAP;
   const stdout = new TailBuffer(cap);
   const stderr = new TailBuffer(cap);
-  const reading = Promise.all([drain(child.stdout, stdout), drain(child.stderr, stderr)]);
+  let read = false;
+  const reading = Promise.all([drain(child.stdout, stdout), drain(child.stderr, stderr)])
+    .then(() => void (read = true));
 
   // Every kill is awaited before we return: with a shared group, a late one
   // would hit the worker's next job.
@@ -179,7 +191,8 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
   // output open is part of the job: wait briefly (or out the kill's grace), then kill it.
   const wait = stopReason === null ? STRAGGLER_MS : Math.max(0, graceDeadline - performance.now());
   let waitTimer: ReturnType<typeof setTimeout> | undefined;
-  const straggler = await Promise.race([
+  // Most runs have closed their output by now: no timer for them.
+  const straggler = !read && await Promise.race([
     reading.then(() => false),
     new Promise<boolean>((resolve) => waitTimer = setTimeout(() => resolve(true), wait)),
   ]);

@@ -47,6 +47,10 @@ export interface WorkerOptions {
   stop: AbortSignal;
   /** Receives every job event (the worker process writes them for its supervisor). */
   emit: (event: WorkerEvent) => void;
+  /** Sends the events `emit` buffered now (before a job starts). */
+  flushEvents?: () => void;
+  /** The process is known to lead its own process group (Unix; else it is looked up). */
+  groupLeader?: boolean;
 }
 
 /** Runs the worker until `stop` is aborted and its current job is settled. */
@@ -67,7 +71,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     claiming: 0,
     claimed: 0,
     holding: new Set(),
-    sharedGroup: await ownGroup(),
+    sharedGroup: await ownGroup(options.groupLeader),
   };
   const ticker = startTicker(options, state, retry);
   // The moment the stop arrives: say so (the supervisor waits for it before it tells
@@ -244,6 +248,10 @@ async function runJob(
   }
   const abort = new AbortController();
   state.current = { id: job.id, abort };
+  // Out before the process starts: a supervisor that sees this worker die then knows the job
+  // may have run (a lost run), and every job it never saw start goes back unrun.
+  emit({ e: "started", job: job.id, attempt: job.attempts, command: job.command });
+  options.flushEvents?.();
   const started = performance.now();
   // runCommand starts the process before it first yields: nothing starts after a stop.
   const result = await runCommand({
@@ -254,8 +262,6 @@ async function runJob(
     env: { QUEUECTL_JOB_ID: job.id, QUEUECTL_ATTEMPT: String(job.attempts) },
     signal: abort.signal,
     sharedGroup: state.sharedGroup,
-    onStart: (pid) =>
-      emit({ e: "started", job: job.id, attempt: job.attempts, pid, command: job.command }),
   });
   state.current = null;
   const ms = performance.now() - started;
@@ -295,8 +301,9 @@ async function runJob(
 }
 
 /** The worker's own process group, if it leads one (the supervisor starts workers so on Unix). */
-async function ownGroup(): Promise<WorkerState["sharedGroup"]> {
+async function ownGroup(leader?: boolean): Promise<WorkerState["sharedGroup"]> {
   if (Deno.build.os === "windows") return undefined;
+  if (leader) return { pgid: Deno.pid, worker: Deno.pid };
   const pgid = await processGroupOf(Deno.pid);
   return pgid === Deno.pid ? { pgid, worker: Deno.pid } : undefined;
 }
