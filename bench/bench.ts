@@ -13,6 +13,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { housekeeping } from "./housekeeping.ts";
 import { cliRows, pickupRows } from "./latency.ts";
 import { dropBenchSchemas, fmt, only, postgresUrl, quick, rows, tmp } from "./lib.ts";
 import { idleClaims, scale } from "./scale.ts";
@@ -26,6 +27,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   scale,
   idle: idleClaims,
   memory,
+  housekeeping,
 };
 
 const unknown = (only ?? []).filter((name) => !(name in SECTIONS));
