@@ -14,6 +14,7 @@
 
 import { fileURLToPath } from "node:url";
 import { fleet } from "./fleet.ts";
+import { housekeeping } from "./housekeeping.ts";
 import { cliRows, pickupRows } from "./latency.ts";
 import { dropBenchSchemas, fmt, only, postgresUrl, quick, rows, tmp } from "./lib.ts";
 import { idleClaims, scale } from "./scale.ts";
@@ -28,6 +29,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   idle: idleClaims,
   memory,
   fleet,
+  housekeeping,
 };
 
 const unknown = (only ?? []).filter((name) => !(name in SECTIONS));

@@ -32,6 +32,8 @@ Deno.test({
         "sqlite: queuectl status",
         "sqlite: claim+complete with 5,000 stored",
         "sqlite: peak RSS, one worker",
+        "sqlite: longest claim pause during the purge of 20,000",
+        "sqlite: soak, db size at 8 s",
       ]
     ) {
       assert.ok(stdout.includes(row), `row "${row}" is in the table`);

@@ -13,6 +13,9 @@ import { registerStatus } from "./status.ts";
 import { registerWorker } from "./worker.ts";
 import { registerMetrics } from "./metrics.ts";
 import { registerDashboard } from "./dashboard.ts";
+import { registerPurge } from "./purge.ts";
+import { registerSchedule } from "./schedule.ts";
+import { registerCompletions } from "./completions.ts";
 import { printable } from "./output.ts";
 
 /** Commander writes its errors through this: always one line, control characters escaped. */
@@ -61,5 +64,8 @@ export function buildProgram(): Program {
   registerConfig(program);
   registerMetrics(program);
   registerDashboard(program);
+  registerPurge(program);
+  registerSchedule(program);
+  registerCompletions(program);
   return program;
 }

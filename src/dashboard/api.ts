@@ -15,6 +15,7 @@ import {
   workerToJson,
 } from "../core/format.ts";
 import { MAX_METRICS_WINDOW_SECONDS, metricsToJson } from "../core/metrics.ts";
+import { scheduleToJson } from "../core/schedule.ts";
 import { JOB_STATES, type JobState } from "../core/types.ts";
 import type { Store } from "../store/store.ts";
 
@@ -168,6 +169,11 @@ async function metrics(store: Store, url: URL): Promise<Response> {
   return json(metricsToJson(await store.metrics({ windowMs: windowParam(url) })));
 }
 
+async function schedules(store: Store): Promise<Response> {
+  const now = Date.now();
+  return json({ schedules: (await store.listSchedules()).map((s) => scheduleToJson(s, now)) });
+}
+
 type Route = {
   method: "GET" | "POST";
   handle: (store: Store, request: Request, url: URL, id: string) => Promise<Response>;
@@ -183,6 +189,7 @@ const ROUTES: Record<string, Route> = {
   "jobs/:id/retry": { method: "POST", handle: (store, _request, _url, id) => retryJob(store, id) },
   "dlq/retry": { method: "POST", handle: (store, request) => retryDlq(store, request) },
   "metrics": { method: "GET", handle: (store, _request, url) => metrics(store, url) },
+  "schedules": { method: "GET", handle: (store) => schedules(store) },
 };
 
 /** Answers a request whose path starts with `/api/`. */

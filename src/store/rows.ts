@@ -5,6 +5,7 @@
  */
 
 import { type Metrics, nearestRank, PERCENTILES, type RunTotals } from "../core/metrics.ts";
+import type { Schedule } from "../core/schedule.ts";
 import type { Job, JobState, StateCounts, WorkerInfo } from "../core/types.ts";
 
 /** A result row, columns by name (times as ms numbers). */
@@ -127,4 +128,21 @@ export function buildRunTotals(rows: DbRow[], bucketsMs: readonly number[]): Run
     bucketsMs.forEach((_, i) => totals.bucketCounts[i] += row[`b${i}`] as number);
   }
   return totals;
+}
+
+/** A `schedules` row as a {@linkcode Schedule}. */
+export function toSchedule(row: DbRow): Schedule {
+  return {
+    name: row.name as string,
+    cron: row.cron as string,
+    tz: row.tz as string | null,
+    command: row.command as string,
+    queue: row.queue as string,
+    maxRetries: row.max_retries as number,
+    priority: row.priority as number,
+    timeout: row.timeout as number | null,
+    cwd: row.cwd as string,
+    createdAt: row.created_at as number,
+    lastTick: row.last_tick as number | null,
+  };
 }

@@ -6,6 +6,7 @@
 
 import type { Config, ConfigKey } from "../core/config.ts";
 import type { Metrics, RunTotals } from "../core/metrics.ts";
+import type { NewSchedule, Schedule } from "../core/schedule.ts";
 import type {
   Attempt,
   AttemptLogs,
@@ -60,6 +61,45 @@ export interface RunTotalsOptions {
   to: number;
   /** Upper bounds of the run-time histogram in ms, ascending. */
   bucketsMs: readonly number[];
+}
+
+/** How {@linkcode Store.enqueue} treats ids that exist. */
+export interface EnqueueOptions {
+  /** Leave a job whose id exists as it is (in any state) instead of refusing the batch. */
+  ifAbsent?: boolean;
+}
+
+/** The states `purge` and retention may delete: finished ones. */
+export const PURGEABLE_STATES = ["completed", "cancelled", "dead"] as const;
+/** A state `purge` may delete. */
+export type PurgeableState = typeof PURGEABLE_STATES[number];
+
+/** Which finished jobs {@linkcode Store.purge} deletes. */
+export interface PurgeOptions {
+  /**
+   * Per state: delete the jobs in that state that finished more than this many
+   * ms before the store's clock now. States left out are not touched.
+   */
+  olderThanMs: Partial<Record<PurgeableState, number>>;
+  /** Only jobs of this queue. */
+  queue?: string;
+  /** Count what would go; delete nothing. */
+  dryRun?: boolean;
+  /** Most jobs deleted in one transaction (default: the backend's small batch). */
+  batch?: number;
+  /**
+   * Stop starting new batches after this many ms (a background service's turn);
+   * `done` is then false and the rest waits for the next call.
+   */
+  budgetMs?: number;
+}
+
+/** What {@linkcode Store.purge} deleted (or would, with `dryRun`). */
+export interface PurgeResult {
+  /** Jobs per state. */
+  counts: Record<PurgeableState, number>;
+  /** Every job that matched was deleted (always true for a dry run). */
+  done: boolean;
 }
 
 /** A worker or supervisor reporting that it is alive. */
@@ -128,8 +168,11 @@ export interface Store {
   /** Where the data is, for messages (a path or a URL without password). */
   readonly location: string;
 
-  /** Stores jobs in one transaction: all or none. Throws `conflict` on an existing id. */
-  enqueue(jobs: NewJob[]): Promise<void>;
+  /**
+   * Stores jobs in one transaction: all or none. Throws `conflict` on an existing id,
+   * unless `ifAbsent`, which skips such jobs. Returns how many were stored.
+   */
+  enqueue(jobs: NewJob[], options?: EnqueueOptions): Promise<number>;
   /** Takes the next runnable job for `worker`, holding it for `leaseMs`. */
   claim(worker: string, leaseMs: number): Promise<Job | null>;
   /**
@@ -193,6 +236,37 @@ export interface Store {
    * up successive windows.
    */
   runTotals(options: RunTotalsOptions): Promise<RunTotals>;
+
+  /**
+   * Deletes finished jobs with their attempts and logs, in small transactions
+   * so other writers never wait long; never a pending, processing or failed job.
+   * SQLite then returns the freed pages to the file system when the database
+   * uses incremental auto-vacuum.
+   */
+  purge(options: PurgeOptions): Promise<PurgeResult>;
+
+  /**
+   * Takes the turn of periodic service `name` (retention …) for `holder` when
+   * it is due and no other holder has a live turn; a turn lasts `leaseMs`
+   * unless ended sooner. Returns whether `holder` has the turn.
+   */
+  serviceTurn(name: string, holder: string, leaseMs: number): Promise<boolean>;
+  /** Ends `holder`'s turn; the service is due again `againMs` from now. */
+  serviceDone(name: string, holder: string, againMs: number): Promise<void>;
+
+  /** Stores a new schedule; throws `conflict` when the name is taken. */
+  addSchedule(schedule: NewSchedule): Promise<void>;
+  /** Every schedule, by name. */
+  listSchedules(): Promise<Schedule[]>;
+  /** Deletes a schedule (its jobs stay); throws `not_found`. */
+  removeSchedule(name: string): Promise<void>;
+  /**
+   * Records `tick` as schedule `name`'s last tick and enqueues `job` for it, in
+   * one transaction, unless the schedule is gone or already at that tick or a
+   * later one; a job with the same id is left as it is. Returns whether a job
+   * was stored.
+   */
+  fireSchedule(name: string, tick: number, job: NewJob): Promise<boolean>;
 
   getConfig(): Promise<Config>;
   /** Stored config values by key (keys never set are absent). */

@@ -19,6 +19,7 @@ import { ownStartTime } from "./liveness.ts";
 import { type JobTree, killTree } from "./shell.ts";
 import { readChunks } from "./pipe.ts";
 import { currentSelf, selfCommand, type SelfInfo } from "./self_command.ts";
+import { type Services, startSupervisorServices } from "./services/mod.ts";
 import { relayWakeups, wakeSender } from "./wake.ts";
 
 /** Heartbeat period of the supervisor (it also learns of `worker stop` through it). */
@@ -317,8 +318,11 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   }, SUPERVISOR_BEAT_MS);
   let relay: { stop(): Promise<void> } | null = null;
 
+  // Retention and schedules (services/): started once registered, stopped before unregistering.
+  let services: Services | null = null;
   try {
     await beat();
+    services = startSupervisorServices(store, id, (message) => log(`${timeNow()} ${message}`));
     // The first beat may already have found nothing to drain: then start no worker
     // (one started now would outlive this function, its stop having been sent).
     if (!stopping) {
@@ -351,6 +355,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   } finally {
     clearInterval(beatTimer);
     clearTimeout(drainTimer);
+    await services?.stop();
     await Promise.all([beating, relay?.stop()]);
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     await store.unregisterWorker(id).catch(() => {});

@@ -6,6 +6,7 @@
 
 import { invalid, QueueError, quote } from "../../core/errors.ts";
 import type { NewJob } from "../../core/types.ts";
+import type { EnqueueOptions } from "../store.ts";
 import type { PgDb } from "./db.ts";
 import { errorCode } from "./errors.ts";
 import { NOW, query, type Row } from "./sql.ts";
@@ -32,17 +33,29 @@ function checkBatch(jobs: NewJob[]): void {
   }
 }
 
-/** Stores `jobs`; throws `conflict` naming an id that repeats or already exists. */
-export async function enqueue(db: PgDb, jobs: NewJob[]): Promise<void> {
-  if (jobs.length === 0) return;
+/**
+ * Stores `jobs`; throws `conflict` naming an id that repeats or already exists,
+ * unless `ifAbsent` (then such jobs are skipped). Returns how many were stored.
+ */
+export async function enqueue(
+  db: PgDb,
+  jobs: NewJob[],
+  options: EnqueueOptions = {},
+): Promise<number> {
+  if (jobs.length === 0) return 0;
   checkBatch(jobs);
   const now = db.now();
-  const insert = `
+  const values = `
     INSERT INTO jobs (id, command, state, priority, max_retries, timeout, cwd, run_at,
                       created_at, updated_at)
     SELECT v ->> 0, v ->> 1, 'pending', (v ->> 2)::integer, (v ->> 3)::integer,
            (v ->> 4)::double precision, v ->> 5, (v ->> 6)::bigint, ${NOW}, ${NOW}
     FROM json_array_elements($2::text::json) AS v`;
+  const insert = options.ifAbsent
+    ? `WITH stored AS (${values} ON CONFLICT (id) DO NOTHING RETURNING 1)
+       SELECT count(*)::integer AS n FROM stored`
+    : values;
+  const count = (rows: Row[]) => options.ifAbsent ? rows[0].n as number : 0;
   const encode = (start: number) =>
     JSON.stringify(
       jobs.slice(start, start + ENQUEUE_CHUNK).map((job) => [
@@ -58,10 +71,10 @@ export async function enqueue(db: PgDb, jobs: NewJob[]): Promise<void> {
   try {
     if (jobs.length <= ENQUEUE_CHUNK && !db.worker) {
       // One statement is atomic by itself: no BEGIN/COMMIT round trips.
-      await db.run("safe", (sql) => query(sql, insert, [now, encode(0)]));
-      return;
+      const rows = await db.run("safe", (sql) => query(sql, insert, [now, encode(0)]));
+      return options.ifAbsent ? count(rows) : jobs.length;
     }
-    await db.transaction(async (tx) => {
+    return await db.transaction(async (tx) => {
       if (db.worker) await tx.unsafe("SET LOCAL synchronous_commit = on");
       // Chunks are pipelined: each is sent as soon as it is encoded, and the
       // next is encoded while the server stores it.
@@ -72,7 +85,8 @@ export async function enqueue(db: PgDb, jobs: NewJob[]): Promise<void> {
         pending.push(inserted);
         await new Promise((resolve) => setTimeout(resolve, 0)); // let the socket write it
       }
-      await Promise.all(pending);
+      const results = await Promise.all(pending);
+      return options.ifAbsent ? results.reduce((sum, rows) => sum + count(rows), 0) : jobs.length;
     });
   } catch (error) {
     if (errorCode(error) !== "23505") throw error;

@@ -6,6 +6,7 @@
 
 import { QueueError, quote } from "../../core/errors.ts";
 import type { NewJob } from "../../core/types.ts";
+import type { EnqueueOptions } from "../store.ts";
 import type { Row, SqliteDb } from "./db.ts";
 
 /** Jobs per INSERT statement in a batch enqueue. */
@@ -21,17 +22,26 @@ function repeatedId(jobs: NewJob[]): string | undefined {
   return undefined;
 }
 
-/** Stores `jobs`; throws `conflict` naming an id that repeats or already exists. */
-export async function enqueue(db: SqliteDb, jobs: NewJob[]): Promise<void> {
+/**
+ * Stores `jobs`; throws `conflict` naming an id that repeats or already exists,
+ * unless `ifAbsent` (then such jobs are skipped). Returns how many were stored.
+ */
+export async function enqueue(
+  db: SqliteDb,
+  jobs: NewJob[],
+  options: EnqueueOptions = {},
+): Promise<number> {
   const now = db.now();
+  // An upsert's SELECT needs a WHERE clause (SQLite's parsing rule).
   const insert = db.sql(`
     INSERT INTO jobs (id, command, state, priority, max_retries, timeout, cwd, run_at,
                       created_at, updated_at)
     SELECT value ->> 0, value ->> 1, 'pending', value ->> 2, value ->> 3, value ->> 4,
            value ->> 5, value ->> 6, ?, ?
-    FROM json_each(?)`);
-  // A worker's connection relaxes durability for settles; an enqueue keeps it.
-  if (db.worker) db.raw.exec("PRAGMA synchronous = FULL");
+    FROM json_each(?)${options.ifAbsent ? " WHERE true ON CONFLICT (id) DO NOTHING" : ""}`);
+  let stored = 0;
+  // A worker's connection (and a running purge) relaxes durability; an enqueue keeps it.
+  db.raw.exec("PRAGMA synchronous = FULL");
   try {
     await db.tx(() => {
       for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
@@ -46,7 +56,7 @@ export async function enqueue(db: SqliteDb, jobs: NewJob[]): Promise<void> {
         ]);
         const text = JSON.stringify(chunk);
         try {
-          insert.run(now, now, text);
+          stored += Number(insert.run(now, now, text).changes);
         } catch (error) {
           if (!/UNIQUE constraint failed/.test((error as Error).message)) throw error;
           const repeated = repeatedId(jobs);
@@ -70,4 +80,5 @@ export async function enqueue(db: SqliteDb, jobs: NewJob[]): Promise<void> {
   } finally {
     if (db.worker) db.raw.exec("PRAGMA synchronous = NORMAL");
   }
+  return stored;
 }
