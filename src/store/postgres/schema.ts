@@ -156,6 +156,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     last_tick    bigint
   );
   `,
+  // 3: when each registered process started, as its OS tells: with the host and the pid it
+  // shows that a local process is gone even if its pid was reused (worker/liveness.ts).
+  `
+  ALTER TABLE workers ADD COLUMN process_started_at bigint;
+  `,
 ];
 
 /** Creates the schema and brings it up to date; refuses a database newer than this code. */

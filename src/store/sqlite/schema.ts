@@ -108,6 +108,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     last_tick    INTEGER
   ) WITHOUT ROWID;
   `,
+  // 3: when each registered process started, as its OS tells: with the host and the pid it
+  // shows that a local process is gone even if its pid was reused (worker/liveness.ts).
+  `
+  ALTER TABLE workers ADD COLUMN process_started_at INTEGER;
+  `,
 ];
 
 /** Brings the schema up to date in one transaction; refuses a database newer than this code. */
