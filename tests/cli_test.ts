@@ -251,7 +251,7 @@ Deno.test({
         [["enqueue", "-c", "x", "--bogus"], /unknown option '--bogus'/],
         [
           ["list", "--state", "finished"],
-          /Valid states: pending, processing, completed, failed, dead, cancelled/,
+          /Valid states: blocked, pending, processing, completed, failed, dead, cancelled/,
         ],
         [["list", "--limit", "0"], /whole number from 1/],
         [["list", "--limit", "ten"], /whole number from 1/],

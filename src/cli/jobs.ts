@@ -148,11 +148,19 @@ export function registerJobs(program: Program): void {
           }
         }
         for (const id of ids) {
-          const previous = await store.cancel(id);
+          const { previous, cascaded } = await store.cancel(id);
           if (previous === "cancelled") out(`${id}: already cancelled`);
           else if (previous === "processing") {
             out(`${id}: cancelled; its running process will be killed`);
           } else out(`${id}: cancelled`);
+          if (cascaded.length > 0) {
+            const shown = cascaded.slice(0, 10).join(", ") + (cascaded.length > 10 ? ", …" : "");
+            out(
+              `${id}: also cancelled ${cascaded.length} blocked job${
+                cascaded.length === 1 ? "" : "s"
+              } that depended on it: ${shown}`,
+            );
+          }
         }
       });
     });

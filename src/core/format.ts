@@ -16,6 +16,8 @@ export function jobToJson(job: Job): Record<string, unknown> {
   return {
     id: job.id,
     command: job.command,
+    queue: job.queue,
+    after: job.after,
     state: job.state,
     attempts: job.attempts,
     max_retries: job.maxRetries,

@@ -138,8 +138,8 @@ async function logs(store: Store, id: string, url: URL): Promise<Response> {
 }
 
 async function cancel(store: Store, id: string): Promise<Response> {
-  const previous = await store.cancel(id);
-  return json({ id, previous_state: previous, state: "cancelled" });
+  const { previous, cascaded } = await store.cancel(id);
+  return json({ id, previous_state: previous, state: "cancelled", cascaded });
 }
 
 async function retryJob(store: Store, id: string): Promise<Response> {

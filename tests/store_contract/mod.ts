@@ -13,6 +13,9 @@ import { registerActions } from "./actions.ts";
 import { registerReads } from "./reads.ts";
 import { registerMetrics } from "./metrics.ts";
 import { registerChanges } from "./changes.ts";
+import { registerQueues } from "./queues.ts";
+import { registerDeps } from "./deps.ts";
+import { registerOutput } from "./output.ts";
 
 export { FakeClock, type StoreFactory };
 
@@ -45,4 +48,7 @@ export function storeContract(
   registerReads(test);
   registerMetrics(test);
   registerChanges(test);
+  registerQueues(test);
+  registerDeps(test);
+  registerOutput(test);
 }

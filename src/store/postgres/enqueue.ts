@@ -5,9 +5,12 @@
  */
 
 import { invalid, QueueError, quote } from "../../core/errors.ts";
-import type { NewJob } from "../../core/types.ts";
+import { DEFAULT_QUEUE } from "../../core/queue.ts";
+import type { JobState, NewJob } from "../../core/types.ts";
 import type { PgDb } from "./db.ts";
+import { initialStates, insertDependencies } from "./deps.ts";
 import { errorCode } from "./errors.ts";
+import { ensureQueuesCte } from "./queues.ts";
 import { NOW, query, type Row } from "./sql.ts";
 
 /** Jobs per INSERT statement in a batch enqueue. */
@@ -32,18 +35,25 @@ function checkBatch(jobs: NewJob[]): void {
   }
 }
 
-/** Stores `jobs`; throws `conflict` naming an id that repeats or already exists. */
+/**
+ * Stores `jobs` in their queues (made on first use) and records their
+ * dependencies; throws `conflict` naming an id that repeats or already exists,
+ * or `invalid` naming a dependency that does not.
+ */
 export async function enqueue(db: PgDb, jobs: NewJob[]): Promise<void> {
   if (jobs.length === 0) return;
   checkBatch(jobs);
   const now = db.now();
   const insert = `
+    WITH ${ensureQueuesCte(3)}
     INSERT INTO jobs (id, command, state, priority, max_retries, timeout, cwd, run_at,
-                      created_at, updated_at)
-    SELECT v ->> 0, v ->> 1, 'pending', (v ->> 2)::integer, (v ->> 3)::integer,
-           (v ->> 4)::double precision, v ->> 5, (v ->> 6)::bigint, ${NOW}, ${NOW}
+                      queue, after_ids, created_at, updated_at)
+    SELECT v ->> 0, v ->> 1, v ->> 9, (v ->> 2)::integer, (v ->> 3)::integer,
+           (v ->> 4)::double precision, v ->> 5, (v ->> 6)::bigint, v ->> 7, v ->> 8,
+           ${NOW}, ${NOW}
     FROM json_array_elements($2::text::json) AS v`;
-  const encode = (start: number) =>
+  const queues = JSON.stringify([...new Set(jobs.map((job) => job.queue ?? DEFAULT_QUEUE))]);
+  const encode = (start: number, states: Map<string, JobState>) =>
     JSON.stringify(
       jobs.slice(start, start + ENQUEUE_CHUNK).map((job) => [
         job.id,
@@ -53,26 +63,32 @@ export async function enqueue(db: PgDb, jobs: NewJob[]): Promise<void> {
         job.timeout,
         job.cwd,
         job.runAt,
+        job.queue ?? DEFAULT_QUEUE,
+        job.after?.length ? JSON.stringify(job.after) : null,
+        states.get(job.id) ?? "pending",
       ]),
     );
+  const withDependencies = jobs.some((job) => job.after?.length);
   try {
-    if (jobs.length <= ENQUEUE_CHUNK && !db.worker) {
+    if (jobs.length <= ENQUEUE_CHUNK && !db.worker && !withDependencies) {
       // One statement is atomic by itself: no BEGIN/COMMIT round trips.
-      await db.run("safe", (sql) => query(sql, insert, [now, encode(0)]));
+      await db.run("safe", (sql) => query(sql, insert, [now, encode(0, new Map()), queues]));
       return;
     }
     await db.transaction(async (tx) => {
       if (db.worker) await tx.unsafe("SET LOCAL synchronous_commit = on");
+      const states = await initialStates(tx, jobs);
       // Chunks are pipelined: each is sent as soon as it is encoded, and the
       // next is encoded while the server stores it.
       const pending: Promise<Row[]>[] = [];
       for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
-        const inserted = query(tx, insert, [now, encode(start)]);
+        const inserted = query(tx, insert, [now, encode(start, states), start ? "[]" : queues]);
         inserted.catch(() => {}); // starts it; Promise.all below reports the error
         pending.push(inserted);
         await new Promise((resolve) => setTimeout(resolve, 0)); // let the socket write it
       }
       await Promise.all(pending);
+      await insertDependencies(tx, jobs);
     });
   } catch (error) {
     if (errorCode(error) !== "23505") throw error;

@@ -6,8 +6,8 @@
  *
  * This class only wires the contract to the statement families, one file each:
  * enqueue.ts, claim.ts, settle.ts, workers.ts, reads.ts, actions.ts,
- * metrics.ts, config.ts; the connection is db.ts (errors.ts, listener.ts,
- * url.ts) and the schema schema.ts.
+ * queues.ts, deps.ts, output.ts, metrics.ts, config.ts; the connection is
+ * db.ts (errors.ts, listener.ts, url.ts) and the schema schema.ts.
  * @module
  */
 
@@ -16,10 +16,16 @@ import type { Metrics, RunTotals } from "../../core/metrics.ts";
 import type {
   Attempt,
   AttemptLogs,
+  CancelOutcome,
+  Dependency,
   FailOutcome,
   Job,
-  JobState,
+  JobStanding,
   NewJob,
+  OutputChunk,
+  OutputOffsets,
+  OutputSnapshot,
+  QueueList,
   RunResult,
   StateCounts,
   WorkerInfo,
@@ -27,6 +33,8 @@ import type {
 import type {
   Beat,
   BeatReply,
+  ClaimOptions,
+  JobFilter,
   ListOptions,
   MetricsOptions,
   RunTotalsOptions,
@@ -37,9 +45,21 @@ import { cancel, retryDead } from "./actions.ts";
 import { claim } from "./claim.ts";
 import { getConfig, getConfigRows, setConfig } from "./config.ts";
 import { PgDb } from "./db.ts";
+import { dependencies, standings } from "./deps.ts";
 import { enqueue } from "./enqueue.ts";
 import { metrics, runTotals } from "./metrics.ts";
-import { attempts, counts, getJob, listJobs, logs, oldestPending } from "./reads.ts";
+import { readOutput, saveOutput } from "./output.ts";
+import { listQueues, setConcurrency, setPaused } from "./queues.ts";
+import {
+  attempts,
+  countJobs,
+  counts,
+  getJob,
+  listJobs,
+  logs,
+  oldestPending,
+  unfinishedIds,
+} from "./reads.ts";
 import { complete, fail } from "./settle.ts";
 import { parsePostgresUrl, type PostgresTarget } from "./url.ts";
 import {
@@ -70,8 +90,8 @@ export class PostgresStore implements Store {
   enqueue(jobs: NewJob[]): Promise<void> {
     return enqueue(this.#db, jobs);
   }
-  claim(worker: string, leaseMs: number): Promise<Job | null> {
-    return claim(this.#db, worker, leaseMs);
+  claim(worker: string, leaseMs: number, options?: ClaimOptions): Promise<Job | null> {
+    return claim(this.#db, worker, leaseMs, options);
   }
   complete(id: string, worker: string, result: RunResult): Promise<boolean> {
     return complete(this.#db, id, worker, result);
@@ -104,6 +124,9 @@ export class PostgresStore implements Store {
   listJobs(options?: ListOptions): Promise<Job[]> {
     return listJobs(this.#db, options);
   }
+  countJobs(filter?: JobFilter): Promise<number> {
+    return countJobs(this.#db, filter);
+  }
   counts(): Promise<StateCounts> {
     return counts(this.#db);
   }
@@ -116,7 +139,7 @@ export class PostgresStore implements Store {
   logs(id: string, attempt?: number): Promise<AttemptLogs | null> {
     return logs(this.#db, id, attempt);
   }
-  cancel(id: string): Promise<JobState> {
+  cancel(id: string): Promise<CancelOutcome> {
     return cancel(this.#db, id);
   }
   retryDead(ids: string[] | "all"): Promise<string[]> {
@@ -128,6 +151,33 @@ export class PostgresStore implements Store {
   }
   runTotals(options: RunTotalsOptions): Promise<RunTotals> {
     return runTotals(this.#db, options);
+  }
+
+  listQueues(): Promise<QueueList> {
+    return listQueues(this.#db);
+  }
+  setConcurrency(queue: string, limit: number): Promise<void> {
+    return setConcurrency(this.#db, queue, limit);
+  }
+  setPaused(names: string[] | "all", paused: boolean): Promise<void> {
+    return setPaused(this.#db, names, paused);
+  }
+
+  dependencies(id: string): Promise<Dependency[]> {
+    return dependencies(this.#db, id);
+  }
+  standings(ids: readonly string[]): Promise<JobStanding[]> {
+    return standings(this.#db, ids);
+  }
+  unfinishedIds(queue?: string): Promise<string[]> {
+    return unfinishedIds(this.#db, queue);
+  }
+
+  saveOutput(id: string, worker: string, output: OutputSnapshot): Promise<boolean> {
+    return saveOutput(this.#db, id, worker, output);
+  }
+  readOutput(id: string, attempt: number, from: OutputOffsets): Promise<OutputChunk | null> {
+    return readOutput(this.#db, id, attempt, from);
   }
 
   getConfig(): Promise<Config> {

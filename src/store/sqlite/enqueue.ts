@@ -5,8 +5,11 @@
  */
 
 import { QueueError, quote } from "../../core/errors.ts";
+import { DEFAULT_QUEUE } from "../../core/queue.ts";
 import type { NewJob } from "../../core/types.ts";
 import type { Row, SqliteDb } from "./db.ts";
+import { initialStates, insertDependencies } from "./deps.ts";
+import { ensureQueues } from "./queues.ts";
 
 /** Jobs per INSERT statement in a batch enqueue. */
 const ENQUEUE_CHUNK = 20_000;
@@ -21,19 +24,25 @@ function repeatedId(jobs: NewJob[]): string | undefined {
   return undefined;
 }
 
-/** Stores `jobs`; throws `conflict` naming an id that repeats or already exists. */
+/**
+ * Stores `jobs` in their queues (made on first use) and records their
+ * dependencies; throws `conflict` naming an id that repeats or already exists,
+ * or `invalid` naming a dependency that does not.
+ */
 export async function enqueue(db: SqliteDb, jobs: NewJob[]): Promise<void> {
   const now = db.now();
   const insert = db.sql(`
     INSERT INTO jobs (id, command, state, priority, max_retries, timeout, cwd, run_at,
-                      created_at, updated_at)
-    SELECT value ->> 0, value ->> 1, 'pending', value ->> 2, value ->> 3, value ->> 4,
-           value ->> 5, value ->> 6, ?, ?
+                      queue, after_ids, created_at, updated_at)
+    SELECT value ->> 0, value ->> 1, value ->> 9, value ->> 2, value ->> 3, value ->> 4,
+           value ->> 5, value ->> 6, value ->> 7, value ->> 8, ?, ?
     FROM json_each(?)`);
   // A worker's connection relaxes durability for settles; an enqueue keeps it.
   if (db.worker) db.raw.exec("PRAGMA synchronous = FULL");
   try {
     await db.tx(() => {
+      const states = initialStates(db, jobs);
+      ensureQueues(db, jobs.map((job) => job.queue ?? DEFAULT_QUEUE));
       for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
         const chunk = jobs.slice(start, start + ENQUEUE_CHUNK).map((job) => [
           job.id,
@@ -43,6 +52,9 @@ export async function enqueue(db: SqliteDb, jobs: NewJob[]): Promise<void> {
           job.timeout,
           job.cwd,
           job.runAt,
+          job.queue ?? DEFAULT_QUEUE,
+          job.after?.length ? JSON.stringify(job.after) : null,
+          states.get(job.id) ?? "pending",
         ]);
         const text = JSON.stringify(chunk);
         try {
@@ -66,6 +78,7 @@ export async function enqueue(db: SqliteDb, jobs: NewJob[]): Promise<void> {
           );
         }
       }
+      insertDependencies(db, jobs);
     });
   } finally {
     if (db.worker) db.raw.exec("PRAGMA synchronous = NORMAL");
