@@ -11,6 +11,7 @@ import { QueueError } from "../core/errors.ts";
 import type { Job } from "../core/types.ts";
 import type { Store } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
+import { outputFlusher } from "./output_flush.ts";
 import { runCommand } from "./runner.ts";
 import { processGroupOf } from "./shell.ts";
 
@@ -33,6 +34,8 @@ export interface WorkerOptions {
   stop: AbortSignal;
   /** Receives every job event (the worker process writes them for its supervisor). */
   emit: (event: WorkerEvent) => void;
+  /** Claim only from these queues (default: every queue). */
+  queues?: readonly string[];
 }
 
 /** Runs the worker until `stop` is aborted and its current job is settled. */
@@ -53,7 +56,8 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     while (!stop.aborted) {
       const leaseMs = state.config.leaseTimeout * 1000;
       state.claiming++;
-      const job = await retry(() => store.claim(id, leaseMs)).finally(() => state.claimed++);
+      const job = await retry(() => store.claim(id, leaseMs, { queues: options.queues }))
+        .finally(() => state.claimed++);
       if (job === undefined) break; // stopped while the database was away
       if (job === null) {
         await store.waitForChange(state.config.pollInterval * 1000, stop);
@@ -96,6 +100,7 @@ async function runJob(
   const abort = new AbortController();
   state.current = { id: job.id, abort };
   const started = performance.now();
+  const flusher = outputFlusher(store, job.id, id);
   const result = await runCommand({
     command: job.command,
     cwd: job.cwd,
@@ -106,7 +111,9 @@ async function runJob(
     sharedGroup: state.sharedGroup,
     onStart: (pid) =>
       emit({ e: "started", job: job.id, attempt: job.attempts, pid, command: job.command }),
+    onOutput: flusher.report,
   });
+  await flusher.stop();
   state.current = null;
 
   if (abort.signal.aborted) {
