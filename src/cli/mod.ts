@@ -13,6 +13,8 @@ import { registerStatus } from "./status.ts";
 import { registerWorker } from "./worker.ts";
 import { registerMetrics } from "./metrics.ts";
 import { registerDashboard } from "./dashboard.ts";
+import { registerQueue } from "./queue.ts";
+import { registerWait } from "./wait.ts";
 import { printable } from "./output.ts";
 
 /** Commander writes its errors through this: always one line, control characters escaped. */
@@ -43,6 +45,7 @@ Examples:
   queuectl enqueue -c "echo hello" --max-retries 2
   queuectl enqueue '{"id":"build-1","command":"make","priority":5}'
   queuectl worker start --count 4
+  queuectl wait build-1 && echo done
   queuectl status
   queuectl logs build-1
 
@@ -57,6 +60,8 @@ export function buildProgram(): Program {
   registerWorker(program);
   registerStatus(program);
   registerJobs(program);
+  registerQueue(program);
+  registerWait(program);
   registerDlq(program);
   registerConfig(program);
   registerMetrics(program);

@@ -12,6 +12,7 @@
  */
 
 import type { Store } from "../store/store.ts";
+import { leftToRun } from "./drain.ts";
 import { describeEvent, type WorkerEvent } from "./events.ts";
 import { type JobTree, killTree } from "./shell.ts";
 import { readChunks } from "./pipe.ts";
@@ -33,6 +34,8 @@ export interface SupervisorOptions {
   count: number;
   /** Exit once nothing is pending, processing or waiting to retry. */
   drain: boolean;
+  /** Queues the workers claim from (default: all). */
+  queues?: readonly string[];
   host: string;
   /** Where log lines go (stdout, or worker.log when detached). */
   log: (line: string) => void;
@@ -99,6 +102,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       id,
       "--db",
       options.db,
+      ...(options.queues ? ["--queue", options.queues.join(",")] : []),
     ], self);
     const child = new Deno.Command(command.program, {
       args: command.args,
@@ -189,8 +193,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   const checkDrained = () =>
     drainCheck ??= (async () => {
       try {
-        const counts = await store.counts();
-        if (counts.pending + counts.processing + counts.failed === 0) {
+        if (!(await leftToRun(store, options.queues))) {
           stopGracefully(
             "drained: nothing left to run",
           );
@@ -246,7 +249,9 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     log(
       `${timeNow()} supervisor ${id} started ${options.count} worker${
         options.count === 1 ? "" : "s"
-      } on ${store.location}${options.drain ? " (drain)" : ""}`,
+      } on ${store.location}${options.queues ? ` for queues ${options.queues.join(", ")}` : ""}${
+        options.drain ? " (drain)" : ""
+      }`,
     );
     for (let index = 0; index < options.count; index++) start(index);
     if (options.drain) await checkDrained();
