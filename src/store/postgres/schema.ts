@@ -181,6 +181,10 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
       ON CONFLICT (queue, state, shard) DO UPDATE SET n = c.n + excluded.n;
       RETURN NULL;
     END IF;
+    -- Nothing changed (an idle claim, an idle worker's heartbeat): nothing to count or announce.
+    IF NOT EXISTS (SELECT 1 FROM new_rows) THEN
+      RETURN NULL;
+    END IF;
     IF TG_OP = 'INSERT' THEN
       INSERT INTO job_counts AS c (queue, state, shard, n)
       SELECT queue, state, pg_backend_pid() % ${COUNT_SHARDS}, count(*) FROM new_rows
