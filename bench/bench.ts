@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { spawnRate } from "./baselines.ts";
 import { cliRows, pickupRows } from "./latency.ts";
 import { add, dropBenchSchemas, fmt, only, postgresUrl, quick, rows, tmp } from "./lib.ts";
+import { flow } from "./flow.ts";
 import { scale } from "./scale.ts";
 import { memory, throughput } from "./throughput.ts";
 
@@ -37,6 +38,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   pickup: pickupRows,
   cli: cliRows,
   scale,
+  flow,
   memory,
 };
 
