@@ -8,11 +8,15 @@ import { median, N, tmp } from "./lib.ts";
 
 const spawnRates = new Map<number, Promise<number>>();
 
-/** Bare spawn rate of `sh -c true`: `parallel` Deno processes, each spawning in a loop. */
-export function spawnRate(parallel: number): Promise<number> {
+/**
+ * Bare spawn rate of `sh -c true` with piped output: `parallel` Deno
+ * processes, each spawning in a loop (runs/s). Measured once per run and
+ * remembered, unless `again`.
+ */
+export function spawnRate(parallel: number, again = false): Promise<number> {
   let rate = spawnRates.get(parallel);
-  if (!rate) {
-    rate = measureSpawn(parallel, parallel === 1 ? N.spawn / 2 : N.spawn);
+  if (!rate || again) {
+    rate = measureSpawn(parallel, parallel === 1 ? N.e2e / 2 : N.e2e);
     spawnRates.set(parallel, rate);
   }
   return rate;
@@ -58,4 +62,55 @@ export function emptyScriptMs(): Promise<number> {
     }
     return median(times);
   })();
+}
+
+/** `seq N | xargs -P parallel -n 1 sh -c true`: a C tool spawning at the machine's limit (runs/s). */
+export async function xargsRate(parallel: number, total: number): Promise<number> {
+  const start = performance.now();
+  const out = await new Deno.Command("/bin/sh", {
+    args: ["-c", `seq ${total} | xargs -P ${parallel} -n 1 sh -c true`],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`xargs failed: ${new TextDecoder().decode(out.stderr)}`);
+  return total / ((performance.now() - start) / 1000);
+}
+
+/** Whether task-spooler's `tsp` is on the PATH (bench/setup.sh installs it). */
+export async function hasTsp(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("tsp", { args: ["-h"], stdout: "null", stderr: "null" })
+      .output();
+    return out.code === 0 || out.code === 1;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * task-spooler running `total` `true` jobs on `slots` slots, its queue filled
+ * before the clock starts (a first job holds the only slot until then):
+ * jobs/s from the release of the queue to the end of the last job.
+ */
+export async function tspRate(slots: number, total: number): Promise<number> {
+  const dir = await Deno.makeTempDir({ dir: tmp, prefix: "tsp-" });
+  const env = { TS_SOCKET: `${dir}/socket`, TMPDIR: dir, TS_MAXFINISHED: String(total + 10) };
+  const tsp = async (...args: string[]) => {
+    const out = await new Deno.Command("tsp", { args, env, stdout: "piped", stderr: "piped" })
+      .output();
+    return new TextDecoder().decode(out.stdout).trim();
+  };
+  try {
+    await tsp("-S", "1");
+    await tsp("sh", "-c", `while [ ! -e ${dir}/go ]; do sleep 0.01; done`);
+    let last = "";
+    for (let i = 0; i < total; i++) last = await tsp("true");
+    await tsp("-S", String(slots));
+    const start = performance.now();
+    await Deno.writeTextFile(`${dir}/go`, "");
+    await tsp("-w", last);
+    return total / ((performance.now() - start) / 1000);
+  } finally {
+    await tsp("-K").catch(() => "");
+  }
 }

@@ -13,31 +13,19 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { spawnRate } from "./baselines.ts";
 import { cliRows, pickupRows } from "./latency.ts";
-import { add, dropBenchSchemas, fmt, only, postgresUrl, quick, rows, tmp } from "./lib.ts";
+import { dropBenchSchemas, fmt, only, postgresUrl, quick, rows, tmp } from "./lib.ts";
 import { flow } from "./flow.ts";
-import { scale } from "./scale.ts";
+import { idleClaims, scale } from "./scale.ts";
 import { memory, throughput } from "./throughput.ts";
-
-/** The baselines every later ratio is taken against. */
-async function baselines(): Promise<void> {
-  add({
-    name: "bare spawn rate, sh -c true, parallelism 2",
-    value: await spawnRate(2),
-    unit: "runs/s",
-  });
-  add({ name: "bare spawn rate, parallelism 1", value: await spawnRate(1), unit: "runs/s" });
-  add({ name: "bare spawn rate, parallelism 4", value: await spawnRate(4), unit: "runs/s" });
-}
 
 /** Sections in the order they run. */
 const SECTIONS: Record<string, () => Promise<void>> = {
-  baselines,
   throughput,
   pickup: pickupRows,
   cli: cliRows,
   scale,
+  idle: idleClaims,
   flow,
   memory,
 };

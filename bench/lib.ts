@@ -31,7 +31,6 @@ export const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
 export const N = quick
   ? {
     e2e: 100,
-    spawn: 60,
     overhead: 500,
     batch: 5_000,
     cli: 3,
@@ -41,7 +40,6 @@ export const N = quick
   }
   : {
     e2e: 2000,
-    spawn: 1000,
     overhead: 10_000,
     batch: 100_000,
     cli: 11,

@@ -87,6 +87,7 @@ await enqueue(["-c", "<script>alert(1)</script>", "--id", "not-a-script", "--del
 await enqueue(["-c", "./scripts/nightly-report.sh", "--id", "nightly-report", "-q", "reports"]);
 const workers = spawnCli(home, ["worker", "start", "--count", "2"]);
 const store = openSqliteStore(db);
+// A generated token, in memory only; dashboard.url carries it as the CLI's printed URL does.
 const dashboard = await startDashboard(store, { port: 0 });
 const chromium = await launchChromium();
 try {

@@ -20,9 +20,13 @@ Deno.test({
     assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
     for (
       const row of [
-        "bare spawn rate, sh -c true, parallelism 2",
+        "xargs -P 2 -n 1 sh -c true",
+        "Deno loop spawning sh -c true, parallelism 2",
         "sqlite: end-to-end 100 true jobs, --count 2",
-        "sqlite: queue overhead, claim+complete, 1 process",
+        "sqlite: the same --count 2 run against the Deno loop",
+        "sqlite: queue overhead, claim+complete per job, 1 process",
+        "sqlite: queue overhead, exchange, batches of 8, 1 process",
+        "sqlite: idle claim, 5,000 delayed jobs",
         "sqlite: idle pickup latency p50",
         "sqlite: enqueue --file of 5000 jobs",
         "sqlite: queuectl status",

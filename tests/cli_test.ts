@@ -114,6 +114,7 @@ Deno.test({
         "lease-timeout": 30,
         "poll-interval": 1,
         shell: "bash",
+        "claim-ahead": 8,
       });
       const id = (await cli(home, ["enqueue", "-c", "true"])).stdout.trim();
       const job = await cliJson(home, ["show", id]);

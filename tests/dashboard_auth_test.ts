@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
-import { checkRequest, generateToken, isLoopbackHost } from "../src/dashboard/mod.ts";
+import {
+  checkRequest,
+  generateToken,
+  isLoopbackHost,
+  isValidToken,
+  sameSecret,
+  startDashboard,
+} from "../src/dashboard/mod.ts";
 import { APP_JS } from "../src/dashboard/app_js.ts";
-import { newJob, post, request, withDashboard } from "./dashboard_helpers.ts";
+import type { QueueError } from "../src/core/errors.ts";
+import { openSqliteStore } from "../src/store/sqlite/mod.ts";
+import { tempHome } from "./helpers.ts";
+import { newJob, post, rawGet, request, withDashboard } from "./dashboard_helpers.ts";
 
 function check(url: string, init: RequestInit = {}, token: string | null = null) {
   const req = new Request(url, init);
@@ -14,6 +24,29 @@ Deno.test("auth: loopback hosts", () => {
   }
   for (const host of ["0.0.0.0", "::", "192.168.1.5", "10.0.0.1", "example.com", "128.0.0.1"]) {
     assert.ok(!isLoopbackHost(host), host);
+  }
+});
+
+Deno.test("auth: tokens match only when equal, whatever their lengths and contents", () => {
+  const token = generateToken();
+  assert.ok(sameSecret(token, token));
+  assert.ok(sameSecret(token, String(token)), "a copy, not the same string object");
+  const near = [
+    "",
+    token.slice(0, -1),
+    token + "x",
+    token + "\0",
+    "x" + token.slice(1),
+    token.slice(0, -1) + (token.endsWith("A") ? "B" : "A"),
+    token.toUpperCase() === token ? token.toLowerCase() : token.toUpperCase(),
+    token.repeat(40),
+    "é".repeat(16),
+  ];
+  for (const given of near) assert.ok(!sameSecret(given, token), JSON.stringify(given));
+  assert.ok(sameSecret("é-ünïcödé", "é-ünïcödé"));
+  assert.ok(isValidToken(token));
+  for (const bad of ["short", "has space inside", "tab\tinside", "é".repeat(10), "x".repeat(201)]) {
+    assert.ok(!isValidToken(bad), bad);
   }
 });
 
@@ -85,6 +118,10 @@ Deno.test("server: a token forced on 127.0.0.1 is required on every request", as
       new RegExp(`src="/app\\.js\\?token=${token}"`),
       "assets keep the token",
     );
+    const byHeader = await request(`${base}/?token=forged`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.match(byHeader.body, new RegExp(`href="/app\\.css\\?token=${token}"`), "the real one");
     const status = await request(`${base}/api/status`, {
       headers: { authorization: `Bearer ${token}` },
     });
@@ -96,13 +133,75 @@ Deno.test("server: a token forced on 127.0.0.1 is required on every request", as
   }, { token });
 });
 
-Deno.test("server: off loopback a token is generated and required", async () => {
-  await withDashboard(async ({ base, dashboard }) => {
-    assert.match(dashboard.token ?? "", /^[A-Za-z0-9_-]{32}$/);
-    assert.match(dashboard.url, new RegExp(`\\?token=${dashboard.token}$`));
-    assert.equal((await request(`${base}/api/status`)).status, 401);
-    assert.equal((await request(`${base}/api/status?token=${dashboard.token}`)).status, 200);
-  }, { host: "0.0.0.0" });
+Deno.test("server: a token is generated when none is given, on loopback too", async () => {
+  const { db, cleanup } = await tempHome();
+  const store = openSqliteStore(db);
+  try {
+    for (const host of ["127.0.0.1", "0.0.0.0"]) {
+      const dashboard = await startDashboard(store, { host, port: 0 });
+      try {
+        const base = `http://127.0.0.1:${dashboard.port}`;
+        assert.match(dashboard.token ?? "", /^[A-Za-z0-9_-]{32}$/, host);
+        assert.match(dashboard.url, new RegExp(`\\?token=${dashboard.token}$`));
+        assert.equal((await request(`${base}/api/status`)).status, 401, host);
+        assert.equal((await request(`${base}/api/status?token=${dashboard.token}`)).status, 200);
+      } finally {
+        await dashboard.shutdown();
+      }
+    }
+    for (const host of ["0.0.0.0", "::", "192.0.2.1"]) {
+      await assert.rejects(
+        startDashboard(store, { host, port: 0, token: null }),
+        (error: QueueError) =>
+          error.kind === "invalid" &&
+          /--no-token is only allowed on a loopback/.test(error.message),
+        host,
+      );
+    }
+  } finally {
+    await store.close();
+    await cleanup();
+  }
+});
+
+Deno.test("server: a change from another origin is refused even with the right token", async () => {
+  const token = "known-to-the-attacker";
+  await withDashboard(async ({ store, base, dashboard }) => {
+    await store.enqueue([newJob("keep"), newJob("dead", "exit 1")]);
+    const foreign: Record<string, string>[] = [
+      { origin: "http://evil.example", "sec-fetch-site": "cross-site" },
+      { origin: "http://evil.example" },
+      { origin: "null" },
+      { "sec-fetch-site": "cross-site" },
+      // Another port on this machine: same site, but not the dashboard's page.
+      { origin: `http://127.0.0.1:${dashboard.port + 1}`, "sec-fetch-site": "same-site" },
+    ];
+    for (const headers of foreign) {
+      for (const path of ["/api/jobs/keep/cancel", "/api/jobs/dead/retry", "/api/dlq/retry"]) {
+        for (
+          const init of [
+            { headers: { ...headers, authorization: `Bearer ${token}` } },
+            { headers, query: `?token=${token}` },
+          ]
+        ) {
+          const reply = await request(`${base}${path}${"query" in init ? init.query : ""}`, {
+            method: "POST",
+            headers: { ...init.headers, "content-type": "application/json" },
+            body: JSON.stringify({ all: true }),
+          });
+          assert.equal(reply.status, 403, `${path} ${JSON.stringify(init)}`);
+          assert.match(reply.body.error, /changes are only accepted from the dashboard's own page/);
+        }
+      }
+    }
+    assert.equal((await store.getJob("keep"))?.state, "pending", "nothing was cancelled");
+    const own = await request(`${base}/api/jobs/keep/cancel`, {
+      method: "POST",
+      headers: { origin: base, "sec-fetch-site": "same-origin", authorization: `Bearer ${token}` },
+    });
+    assert.equal(own.status, 200, "the dashboard's own page may");
+    assert.equal((await store.getJob("keep"))?.state, "cancelled");
+  }, { token });
 });
 
 Deno.test("server: the page and assets carry a strict CSP; the script never parses HTML", async () => {
@@ -125,22 +224,6 @@ Deno.test("server: the page and assets carry a strict CSP; the script never pars
     assert.equal((await request(`${base}/`, { method: "POST" })).status, 405);
   });
 });
-
-/** Sends one raw HTTP/1.1 request, so the Host header is whatever the test says. */
-async function rawGet(port: number, path: string, host: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(
-      new TextEncoder().encode(
-        `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
-      ),
-    );
-    return await new Response(conn.readable).text();
-  } catch (error) {
-    conn.close();
-    throw error;
-  }
-}
 
 Deno.test("server: a rebound host name reaching 127.0.0.1 is refused", async () => {
   await withDashboard(async ({ dashboard }) => {

@@ -167,9 +167,9 @@ Deno.test({
     "duplicates only interrupted runs",
   ...opts,
   fn: async () => {
-    // Sized by time, not by count: the queue is topped up on every tick of the chaos, so jobs
-    // are running when it ends on a machine of any speed. A tick is 0.5 s and a job sleeps at
-    // least 10 ms, so 4 workers finish at most 200 jobs a tick; the queue never runs dry.
+    // Sized by time, not by count: a feeder tops the queue up every 0.2 s while the chaos
+    // lasts, so jobs are running when it ends on a machine of any speed. A job sleeps at least
+    // 10 ms, so 4 workers finish at most 80 jobs between two top-ups; the queue never runs dry.
     const backlog = STRESS ? 800 : 300;
     const random = seededRandom(SEED);
     const why = `(QUEUECTL_SEED=${SEED})`;
@@ -203,19 +203,36 @@ Deno.test({
       };
       await waitFor("4 workers running jobs", async () => (await ourWorkers()).length === 4);
 
+      // The chaos lasts 10 s and at least 10 kills (a slow machine takes longer per kill), and
+      // a feeder beside it keeps the backlog until it ends.
       const killed: WorkerJson[] = [];
       const end = Date.now() + 10_000;
-      while (Date.now() < end) {
-        const tick = Date.now();
-        const candidates = (await ourWorkers()).filter((w) => !killed.some((k) => k.pid === w.pid));
-        if (candidates.length > 0) {
-          const victim = candidates[Math.floor(random() * candidates.length)];
-          Deno.kill(victim.pid, "SIGKILL");
-          killed.push(victim);
+      let chaos = true;
+      const feeder = (async () => {
+        while (chaos) {
+          const pending = (await cliJson<StatusJson>(home, ["status"])).jobs.pending;
+          if (pending < backlog) await topUp(backlog - pending);
+          await new Promise((resolve) => setTimeout(resolve, 200));
         }
-        const pending = (await cliJson<StatusJson>(home, ["status"])).jobs.pending;
-        if (pending < backlog) await topUp(backlog - pending);
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, 500 - (Date.now() - tick))));
+      })();
+      try {
+        while (Date.now() < end || killed.length < 10) {
+          const tick = Date.now();
+          const candidates = (await ourWorkers()).filter((w) =>
+            !killed.some((k) => k.pid === w.pid)
+          );
+          if (candidates.length > 0) {
+            const victim = candidates[Math.floor(random() * candidates.length)];
+            Deno.kill(victim.pid, "SIGKILL");
+            killed.push(victim);
+          }
+          await new Promise((resolve) =>
+            setTimeout(resolve, Math.max(0, 500 - (Date.now() - tick)))
+          );
+        }
+      } finally {
+        chaos = false;
+        await feeder;
       }
       const total = ids.length;
       const left = unfinished(await cliJson<StatusJson>(home, ["status"]));

@@ -199,7 +199,7 @@ Deno.test({
       );
       assert.match(
         (await show(home, "noshell")).last_error ?? "",
-        /could not start \/no\/such\/bash/,
+        /could not start \/no\/such\/bash: not found/,
       );
     } finally {
       await cleanup();

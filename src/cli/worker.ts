@@ -11,9 +11,6 @@ import { workerToJson } from "../core/format.ts";
 import { parseQueueList } from "../core/queue.ts";
 import { openStore } from "../store/store.ts";
 import type { WorkerEvent } from "../worker/events.ts";
-import { selfCommand } from "../worker/self_command.ts";
-import { runSupervisor } from "../worker/supervisor.ts";
-import { runWorker } from "../worker/worker.ts";
 import { positiveInt } from "./args.ts";
 import { resolveDb, resolveHome, withStore } from "./context.ts";
 import type { Program } from "./mod.ts";
@@ -68,6 +65,7 @@ export function registerWorker(program: Program): void {
         ];
         if (options.drain) args.push("--drain");
         if (queues) args.push("--queue", queues.join(","));
+        const { selfCommand } = await import("../worker/self_command.ts");
         const self = selfCommand(args);
         const child = new Deno.Command(self.program, {
           args: self.args,
@@ -105,6 +103,8 @@ export function registerWorker(program: Program): void {
         );
         return;
       }
+      // The worker runtime loads only for the commands that run it.
+      const { runSupervisor } = await import("../worker/supervisor.ts");
       const log = options.logFile ? appendLog(options.logFile) : out;
       const store = await openStore(db);
       try {
@@ -190,25 +190,41 @@ export function registerWorker(program: Program): void {
     .requiredOption("--id <id>", "worker id")
     .option("--supervisor <id>", "supervisor id")
     .option("--queue <names>", "claim only from these queues, comma-separated")
+    .option("--group-leader", "this process leads its own process group (Unix)")
     .action(async (options, command) => {
-      const store = await openStore(resolveDb(command.optsWithGlobals().db), { worker: true });
+      const [store, { runWorker }] = await Promise.all([
+        openStore(resolveDb(command.optsWithGlobals().db), { worker: true }),
+        import("../worker/worker.ts"),
+      ]);
       const stop = new AbortController();
       // Ctrl-C reaches the whole terminal process group; only the supervisor decides.
       Deno.addSignalListener("SIGINT", () => {});
       if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => stop.abort());
       void watchStdin(() => stop.abort());
+      // Events of one turn of the event loop go out in one write, or at once before a job starts.
       const encoder = new TextEncoder();
-      const emit = (event: WorkerEvent) =>
-        Deno.stdout.writeSync(encoder.encode(JSON.stringify(event) + "\n"));
+      let events = "";
+      const flushEvents = () => {
+        if (events === "") return;
+        const text = events;
+        events = "";
+        Deno.stdout.writeSync(encoder.encode(text));
+      };
+      const emit = (event: WorkerEvent) => {
+        if (events === "") queueMicrotask(flushEvents);
+        events += JSON.stringify(event) + "\n";
+      };
       try {
         await runWorker({
           id: options.id,
+          groupLeader: options.groupLeader,
           host: hostName(),
           supervisor: options.supervisor ?? null,
           store,
           stop: stop.signal,
           emit,
           queues: options.queue === undefined ? undefined : parseQueueList(options.queue),
+          flushEvents,
         });
       } finally {
         await store.close();
@@ -217,7 +233,7 @@ export function registerWorker(program: Program): void {
     });
 }
 
-/** Calls `onStop` when the supervisor writes "stop" or closes our stdin. */
+/** Calls `onStop` when our stdin ends (the supervisor closed it, or died) or says "stop". */
 async function watchStdin(onStop: () => void): Promise<void> {
   try {
     for await (const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {

@@ -19,6 +19,7 @@ export interface Config {
   leaseTimeout: number;
   pollInterval: number;
   shell: string | null;
+  claimAhead: number;
 }
 
 /** Defaults of SPEC §7. */
@@ -30,6 +31,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   leaseTimeout: 30,
   pollInterval: 1,
   shell: null,
+  claimAhead: 8,
 });
 
 /** A config key as users write it (kebab-case). */
@@ -40,7 +42,8 @@ export type ConfigKey =
   | "job-timeout"
   | "lease-timeout"
   | "poll-interval"
-  | "shell";
+  | "shell"
+  | "claim-ahead";
 
 interface KeyDef {
   field: keyof Config;
@@ -120,6 +123,16 @@ const KEYS: Record<ConfigKey, KeyDef> = {
         );
       }
       return value;
+    },
+  },
+  "claim-ahead": {
+    field: "claimAhead",
+    help: "most jobs a worker claims at once while its runs are short (1: one at a time)",
+    parse(text) {
+      if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || Number(text) > 64) {
+        throw invalid(`Config claim-ahead must be a whole number from 1 to 64, got ${quote(text)}`);
+      }
+      return Number(text);
     },
   },
 };

@@ -93,6 +93,11 @@ export interface RunResult {
   error: string | null;
   stdout: Uint8Array;
   stderr: Uint8Array;
+  /**
+   * When the run really started (ms since epoch), if later than its claim: a
+   * job claimed ahead of time starts when the one before it ends.
+   */
+  startedAt?: number;
 }
 
 /** What became of a job after a failed run. */

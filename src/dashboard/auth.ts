@@ -1,11 +1,19 @@
 /**
- * Who may talk to the dashboard. On a loopback address with no token, any
- * local program may read, but only requests naming a loopback host (no DNS
- * rebinding) and, for changes, coming from the dashboard's own page (no
- * cross-site requests). Anywhere else a token is required on every request:
- * `Authorization: Bearer <token>` or `?token=<token>`.
+ * Who may talk to the dashboard. Every request needs the token, as
+ * `Authorization: Bearer <token>` or `?token=<token>`, on every address:
+ * loopback too, since every user of the machine can reach it. Only with
+ * `--no-token`, which is allowed on loopback alone, is there none; then only
+ * requests naming a loopback host are answered (no DNS rebinding). Either
+ * way a change (any method but GET and HEAD) must also come from the
+ * dashboard's own page, never from another origin, even one that knows the
+ * token.
  * @module
  */
+
+import { createHash, timingSafeEqual } from "node:crypto";
+import { isLoopbackHost, isValidToken } from "./address.ts";
+
+export { isLoopbackHost, isValidToken };
 
 /** Why a request was refused. */
 export interface Refusal {
@@ -15,26 +23,24 @@ export interface Refusal {
   error: string;
 }
 
-/** Whether `host` (a name or address, maybe with brackets) only reaches this machine. */
-export function isLoopbackHost(host: string): boolean {
-  const name = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
-  return name === "localhost" || name.endsWith(".localhost") || name === "::1" ||
-    /^127(\.\d{1,3}){3}$/.test(name) || name === "0:0:0:0:0:0:0:1";
-}
-
 /** A new random token: 32 characters of base64url (192 bits). */
 export function generateToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
 }
 
-/** Compares two strings in time that does not depend on where they differ. */
-function sameSecret(given: string, expected: string): boolean {
-  const a = new TextEncoder().encode(given);
-  const b = new TextEncoder().encode(expected);
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i];
-  return diff === 0;
+function sha256(text: string): Uint8Array {
+  return createHash("sha256").update(text, "utf8").digest();
+}
+
+/**
+ * Whether `given` is the `expected` secret. Both are hashed first, so the
+ * comparison always runs over 32 bytes whatever the lengths, and
+ * `timingSafeEqual` reads every byte: the time says nothing about where, or
+ * whether, the two differ.
+ */
+export function sameSecret(given: string, expected: string): boolean {
+  return timingSafeEqual(sha256(given), sha256(expected));
 }
 
 /** The token a request carries: the `Authorization: Bearer` header, else `?token=`. */
@@ -71,8 +77,8 @@ function fromSameOrigin(request: Request, url: URL): string | null {
 /**
  * Checks a request against the dashboard's rules; `null` lets it through.
  * `url` is the request's URL, which the server built from its `Host` header.
- * `token` is the required token, or `null` when the dashboard is on loopback
- * without one.
+ * `token` is the required token, or `null` when the dashboard runs on
+ * loopback with `--no-token`.
  */
 export function checkRequest(request: Request, url: URL, token: string | null): Refusal | null {
   if (token !== null) {
@@ -80,7 +86,8 @@ export function checkRequest(request: Request, url: URL, token: string | null): 
     if (given === null) {
       return {
         status: 401,
-        error: "A token is required: send 'Authorization: Bearer <token>' or add ?token=<token>",
+        error: "A token is required: open the URL that 'queuectl dashboard' printed, or send " +
+          "'Authorization: Bearer <token>' (the token is in dashboard.token in the data directory)",
       };
     }
     if (!sameSecret(given, token)) return { status: 401, error: "Wrong token" };

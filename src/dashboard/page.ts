@@ -6,7 +6,7 @@
  * @module
  */
 
-/** Replaced by `?token=…` when the page was opened with a token in its URL. */
+/** Replaced by `?token=<the token>` when the dashboard requires one (the request carried it). */
 export const ASSET_QUERY = "{{ASSET_QUERY}}";
 
 /** The page; {@linkcode ASSET_QUERY} marks where asset URLs take the token. */

@@ -91,6 +91,40 @@ export interface BeatReply {
   held: string[];
 }
 
+/** A held job's place in the claim order: a claim given it takes only jobs that run before it. */
+export interface ClaimBefore {
+  priority: number;
+  runAt: number;
+}
+
+/** What a worker hands over and asks for in one {@linkcode Store.exchange}. */
+export interface ExchangeRequest {
+  /** Lease of the jobs claimed now (ms). */
+  leaseMs: number;
+  /** Runs that completed, recorded each only while the worker still holds the job. */
+  completed?: { id: string; result: RunResult }[];
+  /**
+   * Jobs the worker holds but never started: they go back to their state
+   * before the claim (pending, or failed and due), as if never claimed. The
+   * same exchange does not claim them again.
+   */
+  release?: string[];
+  /** How many jobs to claim now (0 or absent: none). */
+  claim?: number;
+  /** Claim only jobs that run before this one (see {@linkcode ClaimBefore}). */
+  before?: ClaimBefore;
+  /** Claim only jobs of these queues (default: every queue). */
+  queues?: readonly string[] | null;
+}
+
+/** What {@linkcode Store.exchange} did. */
+export interface ExchangeReply {
+  /** Ids of `completed` that were recorded; the others were no longer held (cancelled or recovered). */
+  completed: string[];
+  /** The jobs claimed, in claim order. */
+  claimed: Job[];
+}
+
 /** Storage of jobs, attempts, workers and config. All methods are async. */
 export interface Store {
   /** `"sqlite"` or `"postgres"`. */
@@ -112,6 +146,14 @@ export interface Store {
    */
   claim(worker: string, leaseMs: number, options?: ClaimOptions): Promise<Job | null>;
   /**
+   * The worker's hot path in one transaction (one round trip): records
+   * completed runs, gives back jobs held but not started, and claims the next
+   * jobs (of `request.queues`, by the same rules as {@linkcode claim}). When
+   * it has nothing to record and no better job is due, it takes no write
+   * lock. Completed runs unblock their dependents as {@linkcode complete} does.
+   */
+  exchange(worker: string, request: ExchangeRequest): Promise<ExchangeReply>;
+  /**
    * Marks a job completed if `worker` still holds it; returns whether it did.
    * In the same transaction its blocked dependents whose dependencies have
    * all completed become pending.
@@ -123,8 +165,13 @@ export interface Store {
   heartbeat(beat: Beat): Promise<BeatReply>;
   /** Turns expired leases into failed runs and forgets silent workers. */
   recover(): Promise<FailOutcome[]>;
-  /** A supervisor saw `worker` die: fail its jobs now and forget it. */
-  releaseWorker(worker: string, error: string): Promise<FailOutcome[]>;
+  /**
+   * A supervisor saw `worker` die: fail its jobs now as lost runs and forget
+   * it. With `started`, only those jobs had started (the supervisor saw them
+   * start); the others it held were claimed ahead and go back as if never
+   * claimed.
+   */
+  releaseWorker(worker: string, error: string, started?: string[]): Promise<FailOutcome[]>;
   /** Forgets a worker that stopped cleanly. */
   unregisterWorker(id: string): Promise<void>;
   /** Live workers and supervisors (heartbeat within the lease timeout). */
@@ -205,6 +252,12 @@ export interface Store {
   /** Stores a validated value (see core/config.ts); `""` resets to the default. */
   setConfig(key: ConfigKey, value: string): Promise<void>;
 
+  /**
+   * Whether another process may have changed the queue since this store's
+   * last claim or exchange: cheap, no round trip (a worker holding jobs
+   * claimed ahead asks it between jobs, to look for a more urgent one).
+   */
+  hasChanged(): boolean;
   /** Resolves when another process may have changed the queue, or after `ms`. */
   waitForChange(ms: number, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;

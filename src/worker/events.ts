@@ -8,14 +8,17 @@ import { formatDuration } from "../core/duration.ts";
 
 /** A worker's report. */
 export type WorkerEvent =
-  | { e: "started"; job: string; attempt: number; pid: number; command: string }
+  /** Written before the process starts: if the worker dies, the supervisor knows it ran. */
+  | { e: "started"; job: string; attempt: number; command: string }
   | { e: "completed"; job: string; ms: number }
   | { e: "failed"; job: string; error: string; retryIn: number; attempt: number }
   | { e: "dead"; job: string; error: string; attempts: number }
   | { e: "cancelled"; job: string }
   | { e: "lost"; job: string }
   | { e: "recovered"; job: string; state: string; error: string }
-  | { e: "store"; message: string };
+  | { e: "store"; message: string }
+  /** The worker took the stop: it starts nothing more (held jobs go back). */
+  | { e: "stopping" };
 
 /** One log line for an event from `worker`. */
 export function describeEvent(worker: string, event: WorkerEvent): string {
@@ -23,7 +26,7 @@ export function describeEvent(worker: string, event: WorkerEvent): string {
   const text = (() => {
     switch (event.e) {
       case "started":
-        return `started   ${event.job} (attempt ${event.attempt}, pid ${event.pid}): ${
+        return `started   ${event.job} (attempt ${event.attempt}): ${
           event.command.split("\n")[0].slice(0, 80)
         }`;
       case "completed":
@@ -44,6 +47,8 @@ export function describeEvent(worker: string, event: WorkerEvent): string {
         return `recovered ${event.job} (${event.error}) -> ${event.state}`;
       case "store":
         return event.message;
+      case "stopping":
+        return "stopping: nothing new starts";
     }
   })();
   return `${time} ${worker} ${text}`;

@@ -153,6 +153,16 @@ function failure(error: string): RunResult {
   return { exitCode: null, error, stdout: new Uint8Array(), stderr: new Uint8Array() };
 }
 
+/** Why a shell could not start, in words a user can act on. */
+function startError(error: unknown, program: string): string {
+  if (!(error instanceof Deno.errors.NotFound)) return (error as Error).message;
+  if (/^pwsh(\.exe)?$/i.test(program)) {
+    return "not found on PATH (PowerShell 7 is not installed here; " +
+      "`config set shell powershell` runs Windows PowerShell 5.1)";
+  }
+  return "not found (no such program on PATH, or no such file)";
+}
+
 /** Explains an exit code the shell itself chose. */
 function exitReason(code: number): string {
   if (code === 127) return "exit code 127 (command not found)";
@@ -160,15 +170,23 @@ function exitReason(code: number): string {
   return `exit code ${code}`;
 }
 
-/** Runs a job to its end and reports how it went. */
-export async function runCommand(spec: RunSpec): Promise<RunResult> {
+/** Why a spawn failed: the working directory (checked only now, off the hot path), or the shell. */
+async function startFailure(spec: RunSpec, program: string, error: unknown): Promise<RunResult> {
   try {
     const info = await Deno.stat(spec.cwd);
     if (!info.isDirectory) return failure(`working directory is not a directory: ${spec.cwd}`);
   } catch {
     return failure(`working directory not found: ${spec.cwd}`);
   }
+  return failure(`could not start ${program}: ${startError(error, program)}`);
+}
 
+/**
+ * Runs a job to its end and reports how it went. The process starts before
+ * this first yields, so a caller that checked for a stop just before calling
+ * knows no job started after it.
+ */
+export async function runCommand(spec: RunSpec): Promise<RunResult> {
   const invocation = shellInvocation(spec.command, spec.shell);
   let child: Deno.ChildProcess;
   try {
@@ -183,7 +201,7 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
       windowsRawArguments: invocation.windowsRawArguments,
     }).spawn();
   } catch (error) {
-    return failure(`could not start ${invocation.program}: ${(error as Error).message}`);
+    return await startFailure(spec, invocation.program, error);
   }
   spec.onStart?.(child.pid);
   const tree: JobTree = Deno.build.os === "windows"
@@ -201,10 +219,11 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
     spec.onOutput,
     spec.outputIntervalMs ?? OUTPUT_INTERVAL_MS,
   );
+  let read = false;
   const reading = Promise.all([
     drain(child.stdout, stdout, reporter.changed),
     drain(child.stderr, stderr, reporter.changed),
-  ]);
+  ]).then(() => void (read = true));
 
   // Every kill is awaited before we return: with a shared group, a late one
   // would hit the worker's next job.
@@ -235,7 +254,8 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
   // output open is part of the job: wait briefly (or out the kill's grace), then kill it.
   const wait = stopReason === null ? STRAGGLER_MS : Math.max(0, graceDeadline - performance.now());
   let waitTimer: ReturnType<typeof setTimeout> | undefined;
-  const straggler = await Promise.race([
+  // Most runs have closed their output by now: no timer for them.
+  const straggler = !read && await Promise.race([
     reading.then(() => false),
     new Promise<boolean>((resolve) => waitTimer = setTimeout(() => resolve(true), wait)),
   ]);

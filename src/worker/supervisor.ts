@@ -5,9 +5,9 @@
  * Ctrl-C or SIGTERM (a second Ctrl-C stops at once).
  *
  * Workers report on their stdout (one JSON event per line, see events.ts);
- * the supervisor tells them to stop by writing `stop` to their stdin, which
- * works on every OS. A worker whose stdin closes (its supervisor died) stops
- * gracefully too.
+ * the supervisor tells them to stop by closing their stdin, which works on
+ * every OS and needs no I/O thread (see stopGracefully). A worker whose stdin
+ * closes because its supervisor died stops gracefully the same way.
  * @module
  */
 
@@ -24,7 +24,9 @@ export const SUPERVISOR_BEAT_MS = 1000;
 const CRASH_WINDOW_MS = 2000;
 const RESTART_MAX_DELAY_MS = 10_000;
 /** Longest delay between a job event and the drain check it triggers. */
-const DRAIN_CHECK_MS = 50;
+const DRAIN_CHECK_MS = 10;
+/** Longest wait for every worker to take a stop before the supervisor says it stopped claiming. */
+const STOP_ACK_MS = 2000;
 
 /** What a supervisor needs. */
 export interface SupervisorOptions {
@@ -41,6 +43,11 @@ export interface SupervisorOptions {
   log: (line: string) => void;
   /** Test hook: how to start this program again. */
   self?: SelfInfo;
+  /**
+   * Test hook: another source of Ctrl-C, each call of `press` one press (tests cannot
+   * send a console Ctrl-C on Windows).
+   */
+  interrupts?: (press: () => void) => void;
 }
 
 interface Slot {
@@ -49,8 +56,11 @@ interface Slot {
   child: Deno.ChildProcess;
   stdin: WritableStreamDefaultWriter<Uint8Array>;
   startedAt: number;
-  /** The job the worker runs now and its process id (the group to kill). */
-  job: { id: string; pid: number } | null;
+  /** Jobs the worker started whose outcome it has not reported: they ran, if it dies. */
+  started: Set<string>;
+  /** Resolves when the worker has taken the stop (or exited). */
+  stopped: Promise<void>;
+  onStopped: () => void;
   exited: Promise<void>;
   restartDelay: number;
 }
@@ -60,32 +70,53 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   const { store, log, host } = options;
   const id = `${host}-${Deno.pid}-${crypto.randomUUID().slice(0, 4)}`;
   const self = options.self ?? currentSelf();
-  const encoder = new TextEncoder();
   const slots: Slot[] = [];
   let spawned = 0;
   let stopping: "graceful" | "now" | null = null;
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((resolve) => resolveDone = resolve);
 
-  const stopGracefully = (why: string) => {
+  const stopGracefully = async (why: string) => {
     if (stopping) return;
     stopping = "graceful";
+    // Close stdin rather than write to it. On Windows, Deno does child-pipe I/O on
+    // a pool of 4 × cores blocking threads, and each pending read of a worker's
+    // stdout and stderr holds one until the worker prints: from --count 2 × cores
+    // on, idle workers held them all, a queued "stop" write never ran, and the
+    // drain never ended (issue 13). Closing a pipe needs no thread.
+    for (const slot of slots) void slot.stdin.close().catch(() => {});
+    // Only once every worker took the stop is it true that nothing new starts: a job
+    // a worker started before it saw the stop is reported above this line, not below.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(slots.map((slot) => slot.stopped)),
+      new Promise((resolve) => timer = setTimeout(resolve, STOP_ACK_MS)),
+    ]);
+    clearTimeout(timer);
+    if (stopping !== "graceful") return; // stopped at once meanwhile
     log(`${timeNow()} supervisor stopping (${why}): running jobs finish, nothing new is claimed`);
-    for (const slot of slots) void slot.stdin.write(encoder.encode("stop\n")).catch(() => {});
-    void Promise.all(slots.map((slot) => slot.exited)).then(() => resolveDone(0));
+    // A stop at once meanwhile decides the exit code itself (its kills end these waits).
+    void Promise.all(slots.map((slot) => slot.exited)).then(() => {
+      if (stopping === "graceful") resolveDone(0);
+    });
   };
   const stopNow = async () => {
     if (stopping === "now") return;
     stopping = "now";
     log(`${timeNow()} supervisor stopping at once: killing workers and their jobs`);
     await Promise.all(slots.map(async (slot) => {
+      // The worker with its job's whole tree in one kill. On Windows, killing the worker
+      // alone first takes its cmd.exe down too (Deno's job object), and job processes
+      // that escape that (as under Wine) could no longer be found by `taskkill /T`.
+      await killTree(workerTree(slot), "SIGKILL");
       try {
         slot.child.kill("SIGKILL");
       } catch { /* already gone */ }
-      await killTree(jobTree(slot), "SIGKILL");
-      await store.releaseWorker(slot.workerId, "worker lost (supervisor stopped at once)").catch(
-        () => {},
-      );
+      await store.releaseWorker(
+        slot.workerId,
+        "worker lost (supervisor stopped at once)",
+        [...slot.started],
+      ).catch(() => {});
     }));
     resolveDone(130);
   };
@@ -103,6 +134,8 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       "--db",
       options.db,
       ...(options.queues ? ["--queue", options.queues.join(",")] : []),
+      // It leads its own process group (below): it need not ask `ps` at start.
+      ...(Deno.build.os === "windows" ? [] : ["--group-leader"]),
     ], self);
     const child = new Deno.Command(command.program, {
       args: command.args,
@@ -114,51 +147,82 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       // Ctrl-C in the terminal reaches only the supervisor, which decides.
       detached: Deno.build.os !== "windows",
     }).spawn();
+    let onStopped!: () => void;
     const slot: Slot = {
       index,
       workerId,
       child,
       stdin: child.stdin.getWriter(),
       startedAt: performance.now(),
-      job: null,
+      started: new Set(),
+      stopped: new Promise((resolve) => onStopped = resolve),
+      onStopped,
       exited: Promise.resolve(),
       restartDelay,
     };
     slots[index] = slot;
     const reading = Promise.all([
-      readLines(child.stdout, (line) => onEvent(slot, line)),
-      readLines(child.stderr, (line) => log(`${timeNow()} w${index + 1} stderr: ${line}`)),
+      readLines(child.stdout, (lines) => onEvents(slot, lines)),
+      readLines(
+        child.stderr,
+        (lines) =>
+          log(lines.map((line) => `${timeNow()} w${index + 1} stderr: ${line}`).join("\n")),
+      ),
     ]);
     slot.exited = (async () => {
       const status = await child.status;
       await reading;
+      slot.onStopped();
       await onExit(slot, status);
     })();
   };
 
-  const onEvent = (slot: Slot, line: string) => {
-    let event: WorkerEvent;
-    try {
-      event = JSON.parse(line);
-    } catch {
-      return log(`${timeNow()} w${slot.index + 1} ${line}`);
+  /** The events of one read from a worker: one write to the log for all of them. */
+  const onEvents = (slot: Slot, lines: string[]) => {
+    const name = `w${slot.index + 1}`;
+    const printed: string[] = [];
+    let settled = false;
+    for (const line of lines) {
+      let event: WorkerEvent;
+      try {
+        event = JSON.parse(line);
+      } catch {
+        printed.push(`${timeNow()} ${name} ${line}`);
+        continue;
+      }
+      switch (event.e) {
+        case "stopping":
+          slot.onStopped();
+          continue;
+        case "store":
+          break;
+        case "recovered":
+          settled = true;
+          break;
+        case "started":
+          slot.started.add(event.job);
+          break;
+        default:
+          slot.started.delete(event.job);
+          settled = true;
+      }
+      printed.push(describeEvent(name, event));
     }
-    if (event.e === "started") slot.job = { id: event.job, pid: event.pid };
-    else if (event.e !== "store" && event.e !== "recovered" && slot.job?.id === event.job) {
-      slot.job = null;
-    }
-    log(describeEvent(`w${slot.index + 1}`, event));
-    if (options.drain && event.e !== "started" && event.e !== "store") drainSoon();
+    if (printed.length > 0) log(printed.join("\n"));
+    if (options.drain && settled) drainSoon();
   };
 
   const onExit = async (slot: Slot, status: Deno.CommandStatus) => {
     const clean = status.success && stopping !== null;
     if (clean || stopping === "now") return;
     const reason = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
-    if (slot.job) await killTree(jobTree(slot), "SIGKILL");
-    const outcomes = await store.releaseWorker(slot.workerId, `worker lost (${reason})`).catch(
-      () => [],
-    );
+    if (slot.started.size > 0) await killTree(workerTree(slot), "SIGKILL");
+    // Jobs it held but never started go back unrun; those it started count a lost run.
+    const outcomes = await store.releaseWorker(
+      slot.workerId,
+      `worker lost (${reason})`,
+      [...slot.started],
+    ).catch(() => []);
     for (const outcome of outcomes) {
       log(describeEvent(`w${slot.index + 1}`, {
         e: "recovered",
@@ -194,7 +258,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     drainCheck ??= (async () => {
       try {
         if (!(await leftToRun(store, options.queues))) {
-          stopGracefully(
+          void stopGracefully(
             "drained: nothing left to run",
           );
         }
@@ -208,11 +272,12 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     ? ["SIGINT", "SIGBREAK"]
     : ["SIGINT", "SIGTERM"];
   const onSignal = (signal: Deno.Signal) => () => {
-    if (!stopping) stopGracefully(`${signal} received; press Ctrl-C again to stop at once`);
+    if (!stopping) void stopGracefully(`${signal} received; press Ctrl-C again to stop at once`);
     else if (signal !== "SIGTERM") void stopNow();
   };
   const handlers = signals.map((signal) => [signal, onSignal(signal)] as const);
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  options.interrupts?.(onSignal("SIGINT"));
 
   const beat = async () => {
     const config = await store.getConfig();
@@ -225,7 +290,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       currentJob: null,
       leaseMs: config.leaseTimeout * 1000,
     });
-    if (reply.stop) stopGracefully("worker stop");
+    if (reply.stop) void stopGracefully("worker stop");
     if (options.drain) await checkDrained();
   };
   let beating: Promise<void> | null = null;
@@ -236,6 +301,19 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
 
   try {
     await beat();
+    // The first beat may already have found nothing to drain: then start no worker
+    // (one started now would outlive this function, its stop having been sent).
+    if (!stopping) {
+      log(
+        `${timeNow()} supervisor ${id} started ${options.count} worker${
+          options.count === 1 ? "" : "s"
+        } on ${store.location}${options.queues ? ` for queues ${options.queues.join(", ")}` : ""}${
+          options.drain ? " (drain)" : ""
+        }`,
+      );
+      for (let index = 0; index < options.count; index++) start(index);
+    }
+    // While the workers start: jobs of workers that went silent go back now.
     for (const outcome of await store.recover()) {
       log(
         describeEvent("supervisor", {
@@ -246,14 +324,6 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
         }),
       );
     }
-    log(
-      `${timeNow()} supervisor ${id} started ${options.count} worker${
-        options.count === 1 ? "" : "s"
-      } on ${store.location}${options.queues ? ` for queues ${options.queues.join(", ")}` : ""}${
-        options.drain ? " (drain)" : ""
-      }`,
-    );
-    for (let index = 0; index < options.count; index++) start(index);
     if (options.drain) await checkDrained();
     const code = await done;
     if (code === 0) log(`${timeNow()} supervisor stopped`);
@@ -267,29 +337,28 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   }
 }
 
-/** A worker's job tree: on Unix its whole process group (the worker is gone or going). */
-function jobTree(slot: Slot): JobTree {
-  if (Deno.build.os === "windows") return { kind: "windows", pid: slot.job?.pid ?? slot.child.pid };
+/** A worker and everything it started: its process group on Unix, its tree on Windows. */
+function workerTree(slot: Slot): JobTree {
+  if (Deno.build.os === "windows") return { kind: "windows", pid: slot.child.pid };
   return { kind: "group", pgid: slot.child.pid };
 }
 
+/** Calls `onLines` with the complete lines of each chunk read (the last line even unterminated). */
 async function readLines(
   stream: ReadableStream<Uint8Array>,
-  onLine: (line: string) => void,
+  onLines: (lines: string[]) => void,
 ): Promise<void> {
   const decoder = new TextDecoder();
   let buffered = "";
   await readChunks(stream, (chunk) => {
     buffered += decoder.decode(chunk, { stream: true });
-    let start = 0;
-    let newline: number;
-    while ((newline = buffered.indexOf("\n", start)) >= 0) {
-      onLine(buffered.slice(start, newline));
-      start = newline + 1;
-    }
-    buffered = buffered.slice(start);
+    const end = buffered.lastIndexOf("\n");
+    if (end < 0) return;
+    const lines = buffered.slice(0, end).split("\n");
+    buffered = buffered.slice(end + 1);
+    onLines(lines);
   });
-  if (buffered) onLine(buffered);
+  if (buffered) onLines([buffered]);
 }
 
 function timeNow(): string {

@@ -118,4 +118,22 @@ export function registerDeps(test: ContractTest): void {
     assert.deepEqual(await store.unfinishedIds("q"), ["q1"]);
     await rejectsWith(store.dependencies("nope"), "not_found", /"nope"/);
   });
+
+  test("a completion recorded by exchange unblocks dependents too", async (store, clock) => {
+    await store.enqueue([
+      job("a", clock),
+      job("plain", clock),
+      job("b", clock, { after: ["a"], priority: 9 }),
+    ]);
+    const { claimed } = await store.exchange("w", { leaseMs: LEASE, claim: 8 });
+    assert.deepEqual(claimed.map((j) => j.id), ["a", "plain"]);
+    const reply = await store.exchange("w", {
+      leaseMs: LEASE,
+      completed: [{ id: "a", result: ok }, { id: "plain", result: ok }],
+      claim: 1,
+    });
+    assert.deepEqual(reply.completed.sort(), ["a", "plain"]);
+    assert.equal((await store.getJob("b"))?.state, "processing", "unblocked and claimed at once");
+    assert.deepEqual(reply.claimed.map((j) => j.id), ["b"]);
+  });
 }

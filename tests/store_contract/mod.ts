@@ -13,6 +13,7 @@ import { registerActions } from "./actions.ts";
 import { registerReads } from "./reads.ts";
 import { registerMetrics } from "./metrics.ts";
 import { registerChanges } from "./changes.ts";
+import { registerExchange } from "./exchange.ts";
 import { registerQueues } from "./queues.ts";
 import { registerDeps } from "./deps.ts";
 import { registerOutput } from "./output.ts";
@@ -48,6 +49,7 @@ export function storeContract(
   registerReads(test);
   registerMetrics(test);
   registerChanges(test);
+  registerExchange(test);
   registerQueues(test);
   registerDeps(test);
   registerOutput(test);

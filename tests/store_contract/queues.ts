@@ -110,4 +110,36 @@ export function registerQueues(test: ContractTest): void {
       assert.equal((await store.claim("w", LEASE))?.id, "u-low", "the full queue is skipped");
     },
   );
+
+  test("a batch claim (exchange) keeps to queues, pauses and limits", async (store, clock) => {
+    await store.setConcurrency("lim", 2);
+    await store.setPaused(["off"], true);
+    await store.enqueue([
+      ...["l1", "l2", "l3", "l4"].map((id) => job(id, clock, { queue: "lim", priority: 5 })),
+      job("o1", clock, { queue: "off", priority: 9 }),
+      job("u1", clock, { queue: "other" }),
+      job("u2", clock, { queue: "other" }),
+    ]);
+    const first = await store.exchange("w", { leaseMs: LEASE, claim: 8 });
+    assert.deepEqual(
+      first.claimed.map((j) => j.id),
+      ["l1", "l2", "u1", "u2"],
+      "2 of lim, none paused",
+    );
+    const next = await store.exchange("w", {
+      leaseMs: LEASE,
+      completed: [{ id: "l1", result: ok }],
+      claim: 8,
+    });
+    assert.deepEqual(next.completed, ["l1"]);
+    assert.deepEqual(next.claimed.map((j) => j.id), ["l3"], "room for one more once one ended");
+    await store.enqueue([job("u3", clock, { queue: "other" })]);
+    const only = await store.exchange("w", { leaseMs: LEASE, claim: 8, queues: ["off", "lim"] });
+    assert.deepEqual(only.claimed, [], "lim is full, off is paused, other is not served");
+    assert.deepEqual(
+      (await store.exchange("w", { leaseMs: LEASE, claim: 8, queues: ["other"] })).claimed
+        .map((j) => j.id),
+      ["u3"],
+    );
+  });
 }

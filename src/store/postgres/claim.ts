@@ -1,12 +1,15 @@
 /**
- * Claim: one statement takes the next runnable job of the queues a worker
- * serves (highest priority, then earliest `run_at`, then insertion order)
- * with `FOR UPDATE SKIP LOCKED`, marks it processing under a lease on the
- * database clock, and opens its attempt.
+ * Claim: take the next runnable jobs of the queues a worker serves (highest
+ * priority, then earliest `run_at`, then insertion order) with `FOR UPDATE
+ * SKIP LOCKED`, mark them processing under a lease on the database clock,
+ * and open their attempts.
  *
- * Paused queues are left out before any job is looked at; each remaining
- * queue's part of the claim index is walked to its first due job (blocked
- * jobs are not in that index).
+ * Paused queues are left out before any job is looked at. Within each served
+ * queue the walk never scans jobs that are not due: per priority the claim
+ * index is sorted by `run_at`, so its first row tells whether anything of
+ * that priority is due, and a recursive step seeks the next priority. An idle
+ * claim costs one seek per served queue and priority, whatever the number of
+ * delayed jobs; blocked jobs are not in the index at all.
  *
  * Queues with a concurrency limit cannot be claimed from that way: claims run
  * concurrently, and a count of a queue's processing jobs read by one would
@@ -21,126 +24,228 @@
 
 import type { Job } from "../../core/types.ts";
 import { toJob } from "../rows.ts";
-import type { ClaimOptions } from "../store.ts";
+import type { ClaimBefore } from "../store.ts";
 import type { PgDb } from "./db.ts";
 import { NOW, query, type Row, type Sql } from "./sql.ts";
 
-/** Processing jobs of queue `${q}` (a column or parameter), summed over the counter shards. */
+/** Processing jobs of queue `q` (a column or parameter), summed over the counter shards. */
 const processing = (q: string) =>
   `(SELECT coalesce(sum(n), 0) FROM job_counts WHERE queue = ${q} AND state = 'processing')`;
 
-/** The best due job of queue `${q}` (a column of the outer query), in claim order. */
-const firstDue = (q: string, lock: string) => `
-  SELECT seq, priority, run_at FROM jobs
-  WHERE queue = ${q} AND state IN ('pending', 'failed') AND run_at <= ${NOW}
-  ORDER BY priority DESC, run_at, seq
-  LIMIT 1 ${lock}`;
-
-/** Marks the job `next` names processing and opens its attempt; the CTEs `next` must precede. */
-const TAKE = `
-  claimed AS (
-    UPDATE jobs
-    SET state = 'processing', attempts = attempts + 1, runs = runs + 1, worker = $2,
-        lease_until = ${NOW} + $3::bigint, started_at = ${NOW}, updated_at = ${NOW},
-        finished_at = NULL
-    WHERE seq = (SELECT seq FROM next)
-    RETURNING *
-  ), attempt AS (
-    INSERT INTO attempts (job_seq, attempt, worker, started_at, outcome)
-    SELECT seq, runs, $2, ${NOW}, 'running' FROM claimed
-  )`;
+/** Positions of a claim's parameters in the caller's statement (`$1` is the time). */
+export interface ClaimParams {
+  worker: number;
+  lease: number;
+  limit: number;
+  /** A JSON array of queue names, or NULL for every queue (unlimited mode only). */
+  queues: number;
+  /**
+   * Unlimited mode (the default): a boolean; true leaves limited queues out
+   * entirely. Limited mode: the one queue, locked by the caller.
+   */
+  skipLimited?: number;
+  limitedQueue?: number;
+  beforePriority?: number;
+  beforeRunAt?: number;
+}
 
 /**
- * From unlimited queues, unless a limited queue with room (as this statement
- * sees it) has a better job: then it claims nothing and names that queue.
- * `$5` true leaves limited queues out of the comparison.
+ * CTEs (for a `WITH RECURSIVE` list) that claim up to `$limit` due jobs as
+ * `claimed` (the updated job rows), and name in `limited` the best due job of
+ * a limited queue with room (unlimited mode; claimed only when it is not
+ * better than every job of the unlimited queues).
  */
-const CLAIM_UNLIMITED = `
-  WITH served AS MATERIALIZED (
-    SELECT name, concurrency FROM queues
-    WHERE NOT paused AND name <> '*'
-      AND ($4::text IS NULL OR name IN (SELECT json_array_elements_text($4::text::json)))
-  ), limited AS MATERIALIZED (
-    SELECT q.name AS queue, c.priority, c.run_at, c.seq
-    FROM (SELECT * FROM served
-          WHERE NOT $5::boolean AND concurrency > 0 AND ${processing("name")} < concurrency) AS q
-    CROSS JOIN LATERAL (${firstDue("q.name", "")}) AS c
-    ORDER BY c.priority DESC, c.run_at, c.seq
-    LIMIT 1
-  ), best AS MATERIALIZED (
-    SELECT c.seq, c.priority, c.run_at
-    FROM (SELECT name FROM served WHERE concurrency = 0) AS q
-    CROSS JOIN LATERAL (${firstDue("q.name", "FOR UPDATE SKIP LOCKED")}) AS c
-    ORDER BY c.priority DESC, c.run_at, c.seq
-    LIMIT 1
-  ), next AS (
-    SELECT b.seq FROM best AS b
-    WHERE NOT EXISTS (
-      SELECT 1 FROM limited AS l
-      WHERE l.priority > b.priority
-         OR (l.priority = b.priority AND (l.run_at, l.seq) < (b.run_at, b.seq)))
-  ), ${TAKE}
-  SELECT c.*, l.queue AS limited_queue
-  FROM (SELECT 1) AS one LEFT JOIN claimed AS c ON true LEFT JOIN limited AS l ON c.seq IS NULL`;
+export function claimCtes(p: ClaimParams): string {
+  const before = p.beforePriority !== undefined;
+  const limitedMode = p.limitedQueue !== undefined;
+  const due = (priority: string) =>
+    before
+      ? `CASE WHEN ${priority} = $${p.beforePriority}::integer
+              THEN LEAST(${NOW}, $${p.beforeRunAt}::bigint - 1) ELSE ${NOW} END`
+      : NOW;
+  // With `before`, one priority only (the best due one, never below the held job's); else
+  // from the best due priority down, so rows locked by other claimers are skipped, not waited on.
+  const rows = before
+    ? `priority = b.priority AND run_at <= ${due("b.priority")}`
+    : `priority <= b.priority AND run_at <= ${NOW}`;
+  const served = limitedMode
+    ? `SELECT name, concurrency > 0 AS limited,
+              GREATEST(0, concurrency - ${processing("name")})::bigint AS room
+       FROM queues WHERE name = $${p.limitedQueue} AND NOT paused AND concurrency > 0`
+    : `SELECT name, concurrency > 0 AS limited, NULL::bigint AS room FROM queues
+       WHERE NOT paused AND name <> '*'
+         AND ($${p.queues}::text IS NULL
+              OR name IN (SELECT json_array_elements_text($${p.queues}::text::json)))
+         AND (concurrency = 0
+              OR (NOT $${p.skipLimited}::boolean AND ${processing("name")} < concurrency))`;
+  return `
+    served AS MATERIALIZED (${served}
+    ), walk AS (
+      (SELECT q.name AS queue, h.priority, h.run_at FROM served AS q CROSS JOIN LATERAL (
+         SELECT priority, run_at FROM jobs WHERE queue = q.name AND state IN ('pending', 'failed')
+         ORDER BY priority DESC, run_at, seq LIMIT 1) AS h)
+      UNION ALL
+      (SELECT w.queue, nx.priority, nx.run_at FROM walk AS w CROSS JOIN LATERAL (
+         SELECT priority, run_at FROM jobs
+         WHERE queue = w.queue AND state IN ('pending', 'failed') AND priority < w.priority
+         ORDER BY priority DESC, run_at, seq LIMIT 1) AS nx
+       WHERE w.run_at > ${NOW} ${before ? `AND w.priority > $${p.beforePriority}` : ""})
+    ), best AS MATERIALIZED (
+      SELECT w.queue, s.limited, s.room, max(w.priority) AS priority
+      FROM walk AS w JOIN served AS s ON s.name = w.queue
+      WHERE w.run_at <= ${NOW} ${before ? `AND w.priority >= $${p.beforePriority}::integer` : ""}
+      GROUP BY w.queue, s.limited, s.room
+    ), limited AS MATERIALIZED (
+      SELECT b.queue, b.priority, f.run_at, f.seq
+      FROM (SELECT * FROM best WHERE limited AND ${!limitedMode}) AS b CROSS JOIN LATERAL (
+        SELECT run_at, seq FROM jobs
+        WHERE queue = b.queue AND state IN ('pending', 'failed') AND priority = b.priority
+          AND run_at <= ${due("b.priority")}
+        ORDER BY run_at, seq LIMIT 1) AS f
+      ORDER BY b.priority DESC, f.run_at, f.seq
+      LIMIT 1
+    ), next AS MATERIALIZED (
+      SELECT c.seq, c.priority, c.run_at
+      FROM (SELECT * FROM best WHERE ${limitedMode ? "limited" : "NOT limited"}) AS b
+      CROSS JOIN LATERAL (
+        SELECT seq, priority, run_at FROM jobs
+        WHERE queue = b.queue AND state IN ('pending', 'failed') AND ${rows}
+        ORDER BY priority DESC, run_at, seq
+        LIMIT ${limitedMode ? `LEAST($${p.limit}, b.room)` : `$${p.limit}`}
+        FOR UPDATE SKIP LOCKED) AS c
+      ORDER BY c.priority DESC, c.run_at, c.seq
+      LIMIT $${p.limit}
+    ), chosen AS (
+      SELECT seq FROM next WHERE NOT EXISTS (
+        SELECT 1 FROM limited AS l, (SELECT * FROM next ORDER BY priority DESC, run_at, seq
+                                     LIMIT 1) AS f
+        WHERE l.priority > f.priority
+           OR (l.priority = f.priority AND (l.run_at, l.seq) < (f.run_at, f.seq)))
+    ), claimed AS (
+      UPDATE jobs
+      SET state = 'processing', attempts = attempts + 1, runs = runs + 1, worker = $${p.worker},
+          lease_until = ${NOW} + $${p.lease}::bigint, started_at = ${NOW}, updated_at = ${NOW},
+          finished_at = NULL
+      WHERE seq IN (SELECT seq FROM chosen)
+      RETURNING *
+    ), opened AS (
+      INSERT INTO attempts (job_seq, attempt, worker, started_at, outcome)
+      SELECT seq, runs, $${p.worker}, ${NOW}, 'running' FROM claimed
+    )`;
+}
 
-/** From limited queue `$4` while holding its row's lock, if it still has room. */
-const CLAIM_LIMITED = `
-  WITH next AS MATERIALIZED (
-    SELECT seq FROM jobs
-    WHERE queue = $4 AND state IN ('pending', 'failed') AND run_at <= ${NOW}
-      AND ${processing("$4")} < $5::integer
-    ORDER BY priority DESC, run_at, seq
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-  ), ${TAKE}
-  SELECT * FROM claimed`;
+/** The select list that reports a claim: its rows as JSON, and a limited queue to try. */
+export const CLAIM_RESULT = `
+  (SELECT coalesce(json_agg(claimed), '[]') FROM claimed) AS claimed,
+  (SELECT queue FROM limited WHERE NOT EXISTS (SELECT 1 FROM chosen)) AS limited_queue`;
+
+/** Claimed rows (any order) as jobs in claim order. */
+export function inClaimOrder(rows: Row[]): Job[] {
+  const key = (row: Row, column: string) => row[column] as number;
+  return rows.sort((a, b) =>
+    key(b, "priority") - key(a, "priority") || key(a, "run_at") - key(b, "run_at") ||
+    key(a, "seq") - key(b, "seq")
+  ).map(toJob);
+}
+
+/** What to claim after a first statement, and how. */
+export interface ClaimRequest {
+  worker: string;
+  leaseMs: number;
+  limit: number;
+  queues?: readonly string[] | null;
+  before?: ClaimBefore;
+}
+
+/**
+ * The parameters after `$1` (the time) of a claim statement, from position
+ * `first` on, and where each is; in limited mode (a queue given) the queue
+ * takes the place of the queue filter.
+ */
+export function claimParams(
+  request: ClaimRequest,
+  first: number,
+  mode: { skipLimited: boolean } | { limitedQueue: string },
+): { values: unknown[]; p: ClaimParams } {
+  const values: unknown[] = [request.worker, request.leaseMs, request.limit];
+  const at = (i: number) => first + i;
+  const p: ClaimParams = { worker: at(0), lease: at(1), limit: at(2), queues: at(3) };
+  if ("limitedQueue" in mode) {
+    values.push(mode.limitedQueue);
+    p.limitedQueue = at(3);
+  } else {
+    values.push(request.queues ? JSON.stringify(request.queues) : null, mode.skipLimited);
+    p.skipLimited = at(4);
+  }
+  if (request.before) {
+    p.beforePriority = at(values.length);
+    p.beforeRunAt = at(values.length + 1);
+    values.push(request.before.priority, request.before.runAt);
+  }
+  return { values, p };
+}
+
+/**
+ * The rest of a claim whose first statement named `limitedQueue`: claims from
+ * that queue under its row's lock (as many as it has room for), then the
+ * rest of the batch from the unlimited queues. Returns the jobs, in claim order.
+ */
+export async function claimLimited(
+  db: PgDb,
+  request: ClaimRequest,
+  limitedQueue: string,
+): Promise<Job[]> {
+  const rows: Row[] = await db.transaction(async (tx: Sql) => {
+    const [settings] = await query(
+      tx,
+      "SELECT 1 FROM queues WHERE name = $1 AND NOT paused AND concurrency > 0 FOR UPDATE",
+      [limitedQueue],
+    );
+    if (!settings) return [];
+    // A new statement, so its snapshot sees every claim committed before the lock was ours.
+    const { values, p } = claimParams(request, 2, { limitedQueue });
+    const [row] = await query(
+      tx,
+      `WITH RECURSIVE ${claimCtes(p)} SELECT ${CLAIM_RESULT}`,
+      [db.now(), ...values],
+    );
+    return row.claimed as Row[];
+  });
+  const more = request.limit - rows.length;
+  if (more > 0) {
+    // The queue had no more room: the best jobs of the others.
+    const [other] = await unlimited(db, { ...request, limit: more }, true);
+    rows.push(...other.claimed as Row[]);
+  }
+  return inClaimOrder(rows);
+}
+
+/** The claim statement over unlimited queues (see {@linkcode claimCtes}). */
+function unlimited(db: PgDb, request: ClaimRequest, skipLimited: boolean): Promise<Row[]> {
+  const { values, p } = claimParams(request, 2, { skipLimited });
+  return db.run(
+    "safe",
+    (sql) =>
+      query(sql, `WITH RECURSIVE ${claimCtes(p)} SELECT ${CLAIM_RESULT}`, [db.now(), ...values]),
+  );
+}
+
+/** Claims up to `request.limit` jobs, in claim order (see the module notes). */
+export async function claimJobs(db: PgDb, request: ClaimRequest): Promise<Job[]> {
+  const [row] = await unlimited(db, request, false);
+  const claimed = row.claimed as Row[];
+  if (claimed.length > 0 || row.limited_queue === null) return inClaimOrder(claimed);
+  return await claimLimited(db, request, row.limited_queue as string);
+}
 
 /** Takes the next runnable job for `worker`, holding it for `leaseMs`; `null` when none is due. */
 export async function claim(
   db: PgDb,
   worker: string,
   leaseMs: number,
-  options: ClaimOptions = {},
+  options: { queues?: readonly string[] | null } = {},
 ): Promise<Job | null> {
   db.markSeen();
-  const queues = options.queues ? JSON.stringify(options.queues) : null;
-  const unlimited = (skipLimited: boolean) =>
-    db.run(
-      "safe",
-      (sql) => query(sql, CLAIM_UNLIMITED, [db.now(), worker, leaseMs, queues, skipLimited]),
-    );
-  const [row] = await unlimited(false);
-  if (row.seq !== null) return toJob(row);
-  if (row.limited_queue === null) return null;
-  const limited = await claimLimited(db, worker, leaseMs, row.limited_queue as string);
-  if (limited) return toJob(limited);
-  // That queue filled up meanwhile: take the best job of the others.
-  const [other] = await unlimited(true);
-  return other.seq === null ? null : toJob(other);
-}
-
-/** Claims from limited queue `queue` under its row's lock; `undefined` if it had no room. */
-async function claimLimited(
-  db: PgDb,
-  worker: string,
-  leaseMs: number,
-  queue: string,
-): Promise<Row | undefined> {
-  return await db.transaction(async (tx: Sql) => {
-    const [settings] = await query(
-      tx,
-      "SELECT concurrency FROM queues WHERE name = $1 AND NOT paused FOR UPDATE",
-      [queue],
-    );
-    if (!settings || settings.concurrency === 0) return undefined;
-    // A new statement, so its snapshot sees every claim committed before the lock was ours.
-    const [row] = await query(tx, CLAIM_LIMITED, [
-      db.now(),
-      worker,
-      leaseMs,
-      queue,
-      settings.concurrency,
-    ]);
-    return row;
-  });
+  const [job] = await claimJobs(db, { worker, leaseMs, limit: 1, queues: options.queues });
+  return job ?? null;
 }

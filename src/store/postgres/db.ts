@@ -194,6 +194,11 @@ export class PgDb {
     this.#seen = this.#listener.version;
   }
 
+  /** Whether a notification came since the last claim started. */
+  hasChanged(): boolean {
+    return this.#listener.version !== this.#seen;
+  }
+
   /** Resolves on a notification since the last claim started, or after `ms`. */
   async waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
     await this.#listener.wait(this.#seen, ms, signal);

@@ -5,7 +5,7 @@
  * steal or resurrect jobs. Each queue lives in its own schema.
  *
  * This class only wires the contract to the statement families, one file each:
- * enqueue.ts, claim.ts, settle.ts, workers.ts, reads.ts, actions.ts,
+ * enqueue.ts, claim.ts, exchange.ts, settle.ts, workers.ts, reads.ts, actions.ts,
  * queues.ts, deps.ts, output.ts, metrics.ts, config.ts; the connection is
  * db.ts (errors.ts, listener.ts, url.ts) and the schema schema.ts.
  * @module
@@ -34,6 +34,8 @@ import type {
   Beat,
   BeatReply,
   ClaimOptions,
+  ExchangeReply,
+  ExchangeRequest,
   JobFilter,
   ListOptions,
   MetricsOptions,
@@ -47,6 +49,7 @@ import { getConfig, getConfigRows, setConfig } from "./config.ts";
 import { PgDb } from "./db.ts";
 import { dependencies, standings } from "./deps.ts";
 import { enqueue } from "./enqueue.ts";
+import { exchange } from "./exchange.ts";
 import { metrics, runTotals } from "./metrics.ts";
 import { readOutput, saveOutput } from "./output.ts";
 import { listQueues, setConcurrency, setPaused } from "./queues.ts";
@@ -93,6 +96,9 @@ export class PostgresStore implements Store {
   claim(worker: string, leaseMs: number, options?: ClaimOptions): Promise<Job | null> {
     return claim(this.#db, worker, leaseMs, options);
   }
+  exchange(worker: string, request: ExchangeRequest): Promise<ExchangeReply> {
+    return exchange(this.#db, worker, request);
+  }
   complete(id: string, worker: string, result: RunResult): Promise<boolean> {
     return complete(this.#db, id, worker, result);
   }
@@ -105,8 +111,8 @@ export class PostgresStore implements Store {
   recover(): Promise<FailOutcome[]> {
     return recover(this.#db);
   }
-  releaseWorker(worker: string, error: string): Promise<FailOutcome[]> {
-    return releaseWorker(this.#db, worker, error);
+  releaseWorker(worker: string, error: string, started?: string[]): Promise<FailOutcome[]> {
+    return releaseWorker(this.#db, worker, error, started);
   }
   unregisterWorker(id: string): Promise<void> {
     return unregisterWorker(this.#db, id);
@@ -190,6 +196,9 @@ export class PostgresStore implements Store {
     return setConfig(this.#db, key, value);
   }
 
+  hasChanged(): boolean {
+    return this.#db.hasChanged();
+  }
   waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
     return this.#db.waitForChange(ms, signal);
   }

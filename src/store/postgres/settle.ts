@@ -23,17 +23,33 @@ const COMPLETE = `
   WITH done AS (
     UPDATE jobs
     SET state = 'completed', finished_at = ${NOW}, updated_at = ${NOW}, exit_code = $4,
-        last_error = NULL, worker = NULL, lease_until = NULL
+        last_error = NULL, worker = NULL, lease_until = NULL,
+        started_at = coalesce($9::bigint, started_at)
     WHERE id = $2 AND state = 'processing' AND worker = $3
       AND NOT ($8::boolean AND has_dependents)
     RETURNING seq, runs
   ), attempt AS (
     UPDATE attempts AS a
     SET finished_at = ${NOW}, outcome = 'completed', exit_code = $4, error = $5,
-        stdout = $6::bytea, stderr = $7::bytea
+        stdout = $6::bytea, stderr = $7::bytea, started_at = coalesce($9::bigint, a.started_at)
     FROM done WHERE a.job_seq = done.seq AND a.attempt = done.runs
   )
   SELECT seq FROM done`;
+
+/** Parameters of {@linkcode COMPLETE}. */
+function completeParams(db: PgDb, id: string, worker: string, result: RunResult, alone: boolean) {
+  return [
+    db.now(),
+    id,
+    worker,
+    result.exitCode,
+    text(result.error),
+    blob(result.stdout),
+    blob(result.stderr),
+    alone,
+    result.startedAt ?? null,
+  ];
+}
 
 /**
  * Marks a job completed if `worker` still holds it; returns whether it did.
@@ -46,21 +62,28 @@ export async function complete(
   worker: string,
   result: RunResult,
 ): Promise<boolean> {
-  const params = (alone: boolean) => [
-    db.now(),
-    id,
-    worker,
-    result.exitCode,
-    text(result.error),
-    blob(result.stdout),
-    blob(result.stderr),
-    alone,
-  ];
-  const rows = await db.run("safe", (sql) => query(sql, COMPLETE, params(true)));
+  const rows = await db.run(
+    "safe",
+    (sql) => query(sql, COMPLETE, completeParams(db, id, worker, result, true)),
+  );
   if (rows.length > 0) return true;
   // Not held by `worker` any more, or others depend on it.
+  return await completeWithDependents(db, id, worker, result);
+}
+
+/**
+ * Marks a job completed if `worker` still holds it, and in the same
+ * transaction unblocks its dependents whose dependencies have all completed
+ * (see deps.ts); returns whether it did.
+ */
+export async function completeWithDependents(
+  db: PgDb,
+  id: string,
+  worker: string,
+  result: RunResult,
+): Promise<boolean> {
   return await db.transaction(async (tx: Sql) => {
-    const [done] = await query(tx, COMPLETE, params(false));
+    const [done] = await query(tx, COMPLETE, completeParams(db, id, worker, result, false));
     if (!done) return false;
     await unblockDependents(db, tx, done.seq as number);
     return true;
@@ -123,7 +146,7 @@ export async function failRows(
       SET state = CASE WHEN input.retry THEN 'failed' ELSE 'dead' END,
           run_at = CASE WHEN input.retry THEN ${NOW} + input.backoff ELSE j.run_at END,
           updated_at = ${NOW}, finished_at = ${NOW}, exit_code = $3, last_error = $4,
-          worker = NULL, lease_until = NULL
+          worker = NULL, lease_until = NULL, started_at = coalesce($11::bigint, j.started_at)
       FROM input
       WHERE j.seq = input.seq AND j.runs = input.runs AND j.state = 'processing'
         AND ($5::text IS NULL OR j.worker = $5)
@@ -132,7 +155,7 @@ export async function failRows(
     ), attempt AS (
       UPDATE attempts AS a
       SET finished_at = ${NOW}, outcome = $7, exit_code = $3, error = $8,
-          stdout = $9::bytea, stderr = $10::bytea
+          stdout = $9::bytea, stderr = $10::bytea, started_at = coalesce($11::bigint, a.started_at)
       FROM failed WHERE a.job_seq = failed.seq AND a.attempt = failed.runs
     )
     SELECT * FROM failed`,
@@ -147,6 +170,7 @@ export async function failRows(
         text(result.error),
         blob(result.stdout),
         blob(result.stderr),
+        result.startedAt ?? null,
       ],
     ));
   const bySeq = new Map(settled.map((row) => [row.seq as number, row]));

@@ -9,6 +9,7 @@ import type { FailOutcome, WorkerInfo } from "../../core/types.ts";
 import { toWorker } from "../rows.ts";
 import type { Beat, BeatReply } from "../store.ts";
 import type { PgDb } from "./db.ts";
+import { releaseCtes } from "./exchange.ts";
 import { failRows } from "./settle.ts";
 import { NOW, query, readConfig } from "./sql.ts";
 
@@ -79,23 +80,41 @@ export async function recover(db: PgDb): Promise<FailOutcome[]> {
   return outcomes;
 }
 
-/** A supervisor saw `worker` die: fail its jobs now and forget it. */
+/**
+ * A supervisor saw `worker` die: fail its jobs now and forget it. With
+ * `started`, the other jobs it held were claimed ahead and go back unrun.
+ */
 export async function releaseWorker(
   db: PgDb,
   worker: string,
   error: string,
+  started?: string[],
 ): Promise<FailOutcome[]> {
   const [rows, config] = await db.run("idempotent", (sql) =>
     Promise.all([
       query(
         sql,
-        `SELECT seq, runs, attempts, max_retries FROM jobs
+        `SELECT seq, id, runs, attempts, max_retries FROM jobs
          WHERE state = 'processing' AND worker = $1 ORDER BY seq`,
         [worker],
       ),
       readConfig(sql),
     ]));
-  const outcomes = await failRows(db, rows, { worker }, "lost", { exitCode: null, error }, config);
+  const ran = started ? new Set(started) : null;
+  const unstarted = ran ? rows.filter((row) => !ran.has(row.id as string)) : [];
+  if (unstarted.length > 0) {
+    await db.run(
+      "idempotent",
+      (sql) =>
+        query(sql, `WITH ${releaseCtes({ worker: 2, released: 3 })} SELECT 1`, [
+          db.now(),
+          worker,
+          JSON.stringify(unstarted.map((row) => row.id)),
+        ]),
+    );
+  }
+  const lost = ran ? rows.filter((row) => ran.has(row.id as string)) : rows;
+  const outcomes = await failRows(db, lost, { worker }, "lost", { exitCode: null, error }, config);
   await unregisterWorker(db, worker);
   return outcomes;
 }

@@ -58,6 +58,8 @@ export class SqliteDb {
   readonly raw: DatabaseSync;
   #statements = new Map<string, StatementSync>();
   #dataVersion: StatementSync;
+  /** `data_version` at the last claim or exchange. */
+  #seen: unknown = null;
 
   constructor(path: string, options: StoreOptions = {}) {
     this.location = path;
@@ -163,10 +165,21 @@ export class SqliteDb {
     return configFromRows(rows.map((row) => [row.key as string, row.value as string]));
   }
 
-  /** Resolves when another connection committed a write, or after `ms`. */
+  /** A claim is starting: later writes of other connections make {@linkcode hasChanged} true. */
+  markSeen(): void {
+    this.#seen = (this.#dataVersion.get() as Row).data_version;
+  }
+
+  /** Whether another connection committed a write since {@linkcode markSeen}. */
+  hasChanged(): boolean {
+    return (this.#dataVersion.get() as Row).data_version !== this.#seen;
+  }
+
+  /** Resolves when another connection committed a write since the last claim (or now), or after `ms`. */
   async waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
     const version = () => (this.#dataVersion.get() as Row).data_version;
-    const start = version();
+    // From the last claim on: a write between that claim and this wait counts.
+    const start = this.#seen ?? version();
     const deadline = performance.now() + ms;
     while (!signal?.aborted && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(CHANGE_CHECK_MS, ms)));

@@ -4,7 +4,7 @@
  * IMMEDIATE`) and never hold a transaction while a job runs.
  *
  * This class only wires the contract to the statement families, one file each:
- * enqueue.ts, claim.ts, settle.ts, workers.ts, reads.ts, actions.ts,
+ * enqueue.ts, claim.ts, exchange.ts, settle.ts, workers.ts, reads.ts, actions.ts,
  * queues.ts, deps.ts, output.ts, metrics.ts, config.ts; the connection is
  * db.ts and the schema schema.ts.
  * @module
@@ -33,6 +33,8 @@ import type {
   Beat,
   BeatReply,
   ClaimOptions,
+  ExchangeReply,
+  ExchangeRequest,
   JobFilter,
   ListOptions,
   MetricsOptions,
@@ -46,6 +48,7 @@ import { getConfigRows, setConfig } from "./config.ts";
 import { SqliteDb } from "./db.ts";
 import { dependencies, standings } from "./deps.ts";
 import { enqueue } from "./enqueue.ts";
+import { exchange } from "./exchange.ts";
 import { metrics, runTotals } from "./metrics.ts";
 import { readOutput, saveOutput } from "./output.ts";
 import { listQueues, setConcurrency, setPaused } from "./queues.ts";
@@ -86,6 +89,9 @@ export class SqliteStore implements Store {
   claim(worker: string, leaseMs: number, options?: ClaimOptions): Promise<Job | null> {
     return claim(this.#db, worker, leaseMs, options);
   }
+  exchange(worker: string, request: ExchangeRequest): Promise<ExchangeReply> {
+    return exchange(this.#db, worker, request);
+  }
   complete(id: string, worker: string, result: RunResult): Promise<boolean> {
     return complete(this.#db, id, worker, result);
   }
@@ -98,8 +104,8 @@ export class SqliteStore implements Store {
   recover(): Promise<FailOutcome[]> {
     return recover(this.#db);
   }
-  releaseWorker(worker: string, error: string): Promise<FailOutcome[]> {
-    return releaseWorker(this.#db, worker, error);
+  releaseWorker(worker: string, error: string, started?: string[]): Promise<FailOutcome[]> {
+    return releaseWorker(this.#db, worker, error, started);
   }
   unregisterWorker(id: string): Promise<void> {
     return unregisterWorker(this.#db, id);
@@ -183,6 +189,9 @@ export class SqliteStore implements Store {
     return setConfig(this.#db, key, value);
   }
 
+  hasChanged(): boolean {
+    return this.#db.hasChanged();
+  }
   waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
     return this.#db.waitForChange(ms, signal);
   }

@@ -25,20 +25,38 @@ export async function complete(
   result: RunResult,
 ): Promise<boolean> {
   const now = db.now();
-  return await db.tx(() => {
-    const row = db.sql(`
-      UPDATE jobs
-      SET state = 'completed', finished_at = ?, updated_at = ?, exit_code = ?,
-          last_error = NULL, worker = NULL, lease_until = NULL
-      WHERE id = ? AND state = 'processing' AND worker = ?
-      RETURNING seq, runs, has_dependents`).get(now, now, result.exitCode, id, worker) as
-      | Row
-      | undefined;
-    if (!row) return false;
-    finishAttempt(db, row, now, "completed", result);
-    if (row.has_dependents) unblockDependents(db, row.seq as number, now);
-    return true;
-  });
+  return await db.tx(() => completeRow(db, id, worker, result, now));
+}
+
+/**
+ * Records a completed run inside the caller's transaction, if `worker` still
+ * holds the job, and lets the job's dependents go on in the same transaction.
+ */
+export function completeRow(
+  db: SqliteDb,
+  id: string,
+  worker: string,
+  result: RunResult,
+  now: number,
+): boolean {
+  const row = db.sql(`
+    UPDATE jobs
+    SET state = 'completed', finished_at = ?, updated_at = ?, exit_code = ?,
+        last_error = NULL, worker = NULL, lease_until = NULL,
+        started_at = coalesce(?, started_at)
+    WHERE id = ? AND state = 'processing' AND worker = ?
+    RETURNING seq, runs, has_dependents`).get(
+    now,
+    now,
+    result.exitCode,
+    result.startedAt ?? null,
+    id,
+    worker,
+  ) as Row | undefined;
+  if (!row) return false;
+  finishAttempt(db, row, now, "completed", result);
+  if (row.has_dependents) unblockDependents(db, row.seq as number, now);
+  return true;
 }
 
 /** Records a failed run if `worker` still holds the job: retry later or dead. */
@@ -68,7 +86,8 @@ export function finishAttempt(
 ): void {
   db.sql(`
     UPDATE attempts
-    SET finished_at = ?, outcome = ?, exit_code = ?, error = ?, stdout = ?, stderr = ?
+    SET finished_at = ?, outcome = ?, exit_code = ?, error = ?, stdout = ?, stderr = ?,
+        started_at = coalesce(?, started_at)
     WHERE job_seq = ? AND attempt = ?`).run(
     now,
     outcome,
@@ -76,6 +95,7 @@ export function finishAttempt(
     result.error,
     blob(result.stdout ?? new Uint8Array()),
     blob(result.stderr ?? new Uint8Array()),
+    result.startedAt ?? null,
     row.seq,
     row.runs,
   );
@@ -96,19 +116,22 @@ export function failRow(
   const id = row.id as string;
   const attempts = row.attempts as number;
   const error = result.error ?? "failed";
+  const started = result.startedAt ?? null;
   finishAttempt(db, row, now, outcome, result);
   if (canRetry(attempts, row.max_retries as number)) {
     const runAt = now +
       Math.round(backoffSeconds(attempts, config.backoffBase, config.backoffMax) * 1000);
     db.sql(`
       UPDATE jobs SET state = 'failed', run_at = ?, updated_at = ?, finished_at = ?,
-                      exit_code = ?, last_error = ?, worker = NULL, lease_until = NULL
-      WHERE seq = ?`).run(runAt, now, now, result.exitCode, error, row.seq);
+                      exit_code = ?, last_error = ?, worker = NULL, lease_until = NULL,
+                      started_at = coalesce(?, started_at)
+      WHERE seq = ?`).run(runAt, now, now, result.exitCode, error, started, row.seq);
     return { id, state: "failed", runAt, attempts, error };
   }
   db.sql(`
     UPDATE jobs SET state = 'dead', updated_at = ?, finished_at = ?, exit_code = ?,
-                    last_error = ?, worker = NULL, lease_until = NULL
-    WHERE seq = ?`).run(now, now, result.exitCode, error, row.seq);
+                    last_error = ?, worker = NULL, lease_until = NULL,
+                    started_at = coalesce(?, started_at)
+    WHERE seq = ?`).run(now, now, result.exitCode, error, started, row.seq);
   return { id, state: "dead", attempts, error };
 }

@@ -9,6 +9,7 @@ import type { FailOutcome, WorkerInfo } from "../../core/types.ts";
 import { toWorker } from "../rows.ts";
 import type { Beat, BeatReply } from "../store.ts";
 import type { Row, SqliteDb } from "./db.ts";
+import { releaseHeld } from "./exchange.ts";
 import { failRow } from "./settle.ts";
 
 /** Records that a worker is alive and extends the leases of its jobs. */
@@ -68,11 +69,15 @@ export async function recover(db: SqliteDb): Promise<FailOutcome[]> {
   });
 }
 
-/** A supervisor saw `worker` die: fail its jobs now and forget it. */
+/**
+ * A supervisor saw `worker` die: fail its jobs now and forget it. With
+ * `started`, the other jobs it held were claimed ahead and go back unrun.
+ */
 export async function releaseWorker(
   db: SqliteDb,
   worker: string,
   error: string,
+  started?: string[],
 ): Promise<FailOutcome[]> {
   const now = db.now();
   return await db.tx(() => {
@@ -80,7 +85,10 @@ export async function releaseWorker(
     const rows = db.sql(`
       SELECT seq, id, attempts, runs, max_retries FROM jobs INDEXED BY jobs_lease
       WHERE state = 'processing' AND worker = ?`).all(worker) as Row[];
-    const result = rows.map((row) =>
+    const ran = started ? new Set(started) : null;
+    const unstarted = ran ? rows.filter((row) => !ran.has(row.id as string)) : [];
+    releaseHeld(db, worker, unstarted.map((row) => row.id as string), now);
+    const result = rows.filter((row) => !ran || ran.has(row.id as string)).map((row) =>
       failRow(db, row, now, "lost", { exitCode: null, error }, config)
     );
     db.sql("DELETE FROM workers WHERE id = ?").run(worker);
