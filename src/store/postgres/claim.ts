@@ -134,10 +134,17 @@ export function claimCtes(p: ClaimParams): string {
     )`;
 }
 
-/** The select list that reports a claim: its rows as JSON, and a limited queue to try. */
-export const CLAIM_RESULT = `
+/**
+ * The select list that reports a claim of {@linkcode claimCtes} with these
+ * parameters: its rows as JSON, and a limited queue to try. A claim of no job
+ * (an exchange that only records) looks at no queue.
+ */
+export function claimResult(p: ClaimParams): string {
+  return `
   (SELECT coalesce(json_agg(claimed), '[]') FROM claimed) AS claimed,
-  (SELECT queue FROM limited WHERE NOT EXISTS (SELECT 1 FROM chosen)) AS limited_queue`;
+  (SELECT queue FROM limited
+   WHERE $${p.limit}::bigint > 0 AND NOT EXISTS (SELECT 1 FROM chosen)) AS limited_queue`;
+}
 
 /** Claimed rows (any order) as jobs in claim order. */
 export function inClaimOrder(rows: Row[]): Job[] {
@@ -206,7 +213,7 @@ export async function claimLimited(
     const { values, p } = claimParams(request, 2, { limitedQueue });
     const [row] = await query(
       tx,
-      `WITH RECURSIVE ${claimCtes(p)} SELECT ${CLAIM_RESULT}`,
+      `WITH RECURSIVE ${claimCtes(p)} SELECT ${claimResult(p)}`,
       [db.now(), ...values],
     );
     return row.claimed as Row[];
@@ -226,7 +233,7 @@ function unlimited(db: PgDb, request: ClaimRequest, skipLimited: boolean): Promi
   return db.run(
     "safe",
     (sql) =>
-      query(sql, `WITH RECURSIVE ${claimCtes(p)} SELECT ${CLAIM_RESULT}`, [db.now(), ...values]),
+      query(sql, `WITH RECURSIVE ${claimCtes(p)} SELECT ${claimResult(p)}`, [db.now(), ...values]),
   );
 }
 

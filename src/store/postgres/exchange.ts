@@ -14,11 +14,11 @@
 import { Buffer } from "node:buffer";
 import type { ExchangeReply, ExchangeRequest } from "../store.ts";
 import {
-  CLAIM_RESULT,
   claimCtes,
   claimJobs,
   claimLimited,
   claimParams,
+  claimResult,
   inClaimOrder,
 } from "./claim.ts";
 import type { PgDb } from "./db.ts";
@@ -109,7 +109,7 @@ export async function exchange(
     SELECT (SELECT coalesce(json_agg(id), '[]') FROM done) AS completed,
            EXISTS (SELECT 1 FROM done JOIN queues AS q ON q.name = done.queue
                    WHERE q.concurrency > 0) AS freed_limited,
-           ${CLAIM_RESULT}`,
+           ${claimResult(p)}`,
       [
         db.now(),
         JSON.stringify(completed),
