@@ -13,6 +13,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { housekeeping } from "./housekeeping.ts";
 import { cliRows, pickupRows } from "./latency.ts";
 import { dropBenchSchemas, fmt, only, postgresUrl, quick, rows, tmp } from "./lib.ts";
 import { flow } from "./flow.ts";
@@ -28,6 +29,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   idle: idleClaims,
   flow,
   memory,
+  housekeeping,
 };
 
 const unknown = (only ?? []).filter((name) => !(name in SECTIONS));

@@ -34,6 +34,8 @@ Deno.test({
         "sqlite: claim+complete, 10 queues (2 paused, 1 limited), 5,000 blocked",
         "sqlite: idle claim, the same 10 queues, 5,000 blocked",
         "sqlite: peak RSS, one worker",
+        "sqlite: longest claim pause during the purge of 20,000",
+        "sqlite: soak, db size at 8 s",
       ]
     ) {
       assert.ok(stdout.includes(row), `row "${row}" is in the table`);

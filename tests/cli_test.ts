@@ -114,6 +114,9 @@ Deno.test({
         "lease-timeout": 30,
         "poll-interval": 1,
         shell: "bash",
+        "retain-completed": 604800,
+        "retain-cancelled": 604800,
+        "retain-dead": 0,
         "claim-ahead": 8,
       });
       const id = (await cli(home, ["enqueue", "-c", "true"])).stdout.trim();

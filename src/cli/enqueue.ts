@@ -9,7 +9,7 @@ import type { NewJob } from "../core/types.ts";
 import type { Store } from "../store/store.ts";
 import { withStore } from "./context.ts";
 import type { Program } from "./mod.ts";
-import { out, printJson } from "./output.ts";
+import { err, out, printJson } from "./output.ts";
 
 const FLAG_FIELDS = {
   id: "id",
@@ -76,6 +76,7 @@ export function registerEnqueue(program: Program): void {
       "-f, --file <path>",
       "many jobs: a JSON array or NDJSON file, - for stdin; all or nothing",
     )
+    .option("--if-absent", "leave a job whose id exists as it is (any state) and exit 0")
     .option("--json", "print the result as JSON")
     .addHelpText(
       "after",
@@ -85,6 +86,7 @@ Examples:
   queuectl enqueue '{"id":"job1","command":"sleep 2","max_retries":3}'
   queuectl enqueue --file jobs.ndjson
   queuectl enqueue -c "make deploy" --queue deploys --after build-1 --after test-1
+  queuectl enqueue -c "./report.sh" --id report-2026-11-30 --if-absent
   PowerShell: queuectl enqueue -c "Get-Date" --priority 5`,
     )
     .action(async (json, options, command) => {
@@ -121,11 +123,24 @@ Examples:
           }
           jobs = [parseJobSpec(spec, base, { flags: true })];
         }
-        await store.enqueue(jobs);
-        if (options.json) printJson({ enqueued: jobs.length, ids: jobs.map((job) => job.id) });
-        else if (text !== undefined) {
-          out(`enqueued ${jobs.length} job${jobs.length === 1 ? "" : "s"}`);
-        } else out(jobs[0].id);
+        const stored = await store.enqueue(jobs, { ifAbsent: !!options.ifAbsent });
+        const existing = jobs.length - stored;
+        if (options.json) {
+          printJson({
+            enqueued: stored,
+            ...(options.ifAbsent ? { already_there: existing } : {}),
+            ids: jobs.map((job) => job.id),
+          });
+        } else if (text !== undefined) {
+          out(
+            `enqueued ${stored} job${stored === 1 ? "" : "s"}${
+              options.ifAbsent ? `; ${existing} already there` : ""
+            }`,
+          );
+        } else {
+          out(jobs[0].id);
+          if (existing > 0) err(`job ${jobs[0].id} was already there; left as it is`);
+        }
       });
     });
 }

@@ -6,7 +6,7 @@
 import { invalid, QueueError, quote } from "../core/errors.ts";
 import { formatDuration } from "../core/duration.ts";
 import { attemptToJson, jobToJson, logsToJson, waitingToJson } from "../core/format.ts";
-import { parseQueueName } from "../core/queue.ts";
+import { parseQueueName } from "../core/queue_name.ts";
 import type { Job } from "../core/types.ts";
 import type { Store } from "../store/store.ts";
 import { jobState, positiveInt } from "./args.ts";

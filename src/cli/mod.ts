@@ -15,6 +15,9 @@ import { registerMetrics } from "./metrics.ts";
 import { registerDashboard } from "./dashboard.ts";
 import { registerQueue } from "./queue.ts";
 import { registerWait } from "./wait.ts";
+import { registerPurge } from "./purge.ts";
+import { registerSchedule } from "./schedule.ts";
+import { registerCompletions } from "./completions.ts";
 import { printable } from "./output.ts";
 
 /** Commander writes its errors through this: always one line, control characters escaped. */
@@ -66,5 +69,8 @@ export function buildProgram(): Program {
   registerConfig(program);
   registerMetrics(program);
   registerDashboard(program);
+  registerPurge(program);
+  registerSchedule(program);
+  registerCompletions(program);
   return program;
 }

@@ -4,7 +4,7 @@
  */
 
 import { queuesToJson } from "../core/format.ts";
-import { parseConcurrency, parseQueueName } from "../core/queue.ts";
+import { parseConcurrency, parseQueueName } from "../core/queue_name.ts";
 import { JOB_STATES } from "../core/types.ts";
 import { withStore } from "./context.ts";
 import type { Program } from "./mod.ts";

@@ -8,7 +8,7 @@
 
 import { formatDuration, parseDuration } from "../core/duration.ts";
 import { invalid, QueueError, quote } from "../core/errors.ts";
-import { parseQueueName } from "../core/queue.ts";
+import { parseQueueName } from "../core/queue_name.ts";
 import type { JobStanding } from "../core/types.ts";
 import type { Store } from "../store/store.ts";
 import { withStore } from "./context.ts";

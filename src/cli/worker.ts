@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { invalid, QueueError } from "../core/errors.ts";
 import { parseDuration } from "../core/duration.ts";
 import { workerToJson } from "../core/format.ts";
-import { parseQueueList } from "../core/queue.ts";
+import { parseQueueList } from "../core/queue_name.ts";
 import { openStore } from "../store/store.ts";
 import type { WorkerEvent } from "../worker/events.ts";
 import { positiveInt } from "./args.ts";

@@ -19,6 +19,12 @@ export interface Config {
   leaseTimeout: number;
   pollInterval: number;
   shell: string | null;
+  /** Seconds a completed job is kept after it finished (0: forever). */
+  retainCompleted: number;
+  /** Seconds a cancelled job is kept (0: forever). */
+  retainCancelled: number;
+  /** Seconds a dead job is kept (0: forever). */
+  retainDead: number;
   claimAhead: number;
 }
 
@@ -31,6 +37,9 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   leaseTimeout: 30,
   pollInterval: 1,
   shell: null,
+  retainCompleted: 7 * 86400,
+  retainCancelled: 7 * 86400,
+  retainDead: 0,
   claimAhead: 8,
 });
 
@@ -43,6 +52,9 @@ export type ConfigKey =
   | "lease-timeout"
   | "poll-interval"
   | "shell"
+  | "retain-completed"
+  | "retain-cancelled"
+  | "retain-dead"
   | "claim-ahead";
 
 interface KeyDef {
@@ -124,6 +136,21 @@ const KEYS: Record<ConfigKey, KeyDef> = {
       }
       return value;
     },
+  },
+  "retain-completed": {
+    field: "retainCompleted",
+    help: "completed jobs are deleted this long after they finished (0: kept forever)",
+    parse: seconds("retain-completed", 0, true),
+  },
+  "retain-cancelled": {
+    field: "retainCancelled",
+    help: "cancelled jobs are deleted this long after they were cancelled (0: kept forever)",
+    parse: seconds("retain-cancelled", 0, true),
+  },
+  "retain-dead": {
+    field: "retainDead",
+    help: "dead jobs are deleted this long after they died (0: kept forever)",
+    parse: seconds("retain-dead", 0, true),
   },
   "claim-ahead": {
     field: "claimAhead",

@@ -8,7 +8,7 @@ import { isAbsolute, resolve } from "node:path";
 import { invalid, QueueError, quote } from "./errors.ts";
 import { parseDuration } from "./duration.ts";
 import { newJobId } from "./ids.ts";
-import { DEFAULT_QUEUE, parseQueueName } from "./queue.ts";
+import { DEFAULT_QUEUE, parseQueueName } from "./queue_name.ts";
 import type { NewJob } from "./types.ts";
 
 /** Longest command accepted: the largest single argument Linux passes to a shell. */

@@ -37,7 +37,7 @@ export interface NewJob {
   /** Seconds; `null` means no timeout. */
   timeout: number | null;
   cwd: string;
-  /** Named queue (default `default`, see core/queue.ts). */
+  /** Named queue (default `default`, see core/queue_name.ts). */
   queue?: string;
   /**
    * Ids of the jobs this one runs after: each must exist, or come earlier in

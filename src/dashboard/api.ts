@@ -16,8 +16,9 @@ import {
   waitingToJson,
   workerToJson,
 } from "../core/format.ts";
-import { isQueueName } from "../core/queue.ts";
+import { isQueueName } from "../core/queue_name.ts";
 import { MAX_METRICS_WINDOW_SECONDS, metricsToJson } from "../core/metrics.ts";
+import { scheduleToJson } from "../core/schedule.ts";
 import { JOB_STATES, type JobState } from "../core/types.ts";
 import type { Store } from "../store/store.ts";
 
@@ -208,6 +209,11 @@ async function metrics(store: Store, url: URL): Promise<Response> {
   return json(metricsToJson(await store.metrics({ windowMs: windowParam(url) })));
 }
 
+async function schedules(store: Store): Promise<Response> {
+  const now = Date.now();
+  return json({ schedules: (await store.listSchedules()).map((s) => scheduleToJson(s, now)) });
+}
+
 type Route = {
   method: "GET" | "POST";
   handle: (store: Store, request: Request, url: URL, id: string) => Promise<Response>;
@@ -231,6 +237,7 @@ const ROUTES: Record<string, Route> = {
     method: "POST",
     handle: (store, _request, _url, name) => pause(store, name, false),
   },
+  "schedules": { method: "GET", handle: (store) => schedules(store) },
 };
 
 /** Answers a request whose path starts with `/api/`. */

@@ -275,6 +275,24 @@ export const APP_JS: string = String.raw`"use strict";
     $("dlq-retry-all").disabled = page.total === 0;
   }
 
+  // ── schedules ─────────────────────────────────────────────────────────
+  function renderSchedules(data) {
+    var body = clear($("schedules").tBodies[0]);
+    data.schedules.forEach(function (s) {
+      body.append(el("tr", { data: { schedule: s.name } }, [
+        el("td", {}, [el("code", { text: s.name })]),
+        el("td", {}, [el("code", { text: s.cron })]),
+        el("td", { text: s.tz }),
+        el("td", { text: s.queue }),
+        el("td", { data: { nextRun: s.name } }, [s.next_run ? time(s.next_run) : el("span", { className: "muted", text: "never" })]),
+        el("td", {}, [s.last_job ? jobLink(s.last_job) : el("span", { className: "muted", text: "-" })]),
+        el("td", { className: "command", text: s.command, title: s.command }),
+      ]));
+    });
+    if (data.schedules.length === 0) emptyRow("schedules", 7, "No schedules. Add one with: queuectl schedule add NAME --cron \"0 * * * *\" -c CMD");
+    $("schedules-summary").textContent = data.schedules.length + " recurring";
+  }
+
   // ── one job ───────────────────────────────────────────────────────────
   function selectedJob() {
     var match = location.hash.match(/^#job=(.*)$/);
@@ -421,6 +439,7 @@ export const APP_JS: string = String.raw`"use strict";
       api(query).then(renderJobs),
       api("jobs?state=dead&limit=20").then(renderDlq),
       api("metrics?since=1h").then(renderMetrics),
+      api("schedules").then(renderSchedules),
     ];
     if (jobId !== null) {
       work.push(api("jobs/" + encodeURIComponent(jobId)).then(renderJob).catch(function (error) {

@@ -98,6 +98,14 @@ export const PAGE_HTML = `<!doctype html>
   </section>
 
   <section class="panel">
+    <h2>Schedules <small id="schedules-summary" class="muted"></small></h2>
+    <table id="schedules">
+      <thead><tr><th>name</th><th>cron</th><th>zone</th><th>queue</th><th>next run</th><th>last run</th><th>command</th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
+
+  <section class="panel">
     <div class="row">
       <h2>Dead-letter queue <small id="dlq-summary" class="muted"></small></h2>
       <span class="spacer"></span>

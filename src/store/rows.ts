@@ -7,6 +7,7 @@
 import { invalid, type QueueError, quote } from "../core/errors.ts";
 import { tailFrom } from "../core/tail.ts";
 import { type Metrics, nearestRank, PERCENTILES, type RunTotals } from "../core/metrics.ts";
+import type { Schedule } from "../core/schedule.ts";
 import {
   type AttemptOutcome,
   type Job,
@@ -184,5 +185,22 @@ export function toOutputChunk(row: DbRow, from: OutputOffsets): OutputChunk {
     stderr: stderr.bytes,
     stdoutTotal: stdout.total,
     stderrTotal: stderr.total,
+  };
+}
+
+/** A `schedules` row as a {@linkcode Schedule}. */
+export function toSchedule(row: DbRow): Schedule {
+  return {
+    name: row.name as string,
+    cron: row.cron as string,
+    tz: row.tz as string | null,
+    command: row.command as string,
+    queue: row.queue as string,
+    maxRetries: row.max_retries as number,
+    priority: row.priority as number,
+    timeout: row.timeout as number | null,
+    cwd: row.cwd as string,
+    createdAt: row.created_at as number,
+    lastTick: row.last_tick as number | null,
   };
 }

@@ -6,6 +6,7 @@
 
 import type { Config, ConfigKey } from "../core/config.ts";
 import type { Metrics, RunTotals } from "../core/metrics.ts";
+import type { NewSchedule, Schedule } from "../core/schedule.ts";
 import type {
   Attempt,
   AttemptLogs,
@@ -71,6 +72,45 @@ export interface RunTotalsOptions {
   bucketsMs: readonly number[];
 }
 
+/** How {@linkcode Store.enqueue} treats ids that exist. */
+export interface EnqueueOptions {
+  /** Leave a job whose id exists as it is (in any state) instead of refusing the batch. */
+  ifAbsent?: boolean;
+}
+
+/** The states `purge` and retention may delete: finished ones. */
+export const PURGEABLE_STATES = ["completed", "cancelled", "dead"] as const;
+/** A state `purge` may delete. */
+export type PurgeableState = typeof PURGEABLE_STATES[number];
+
+/** Which finished jobs {@linkcode Store.purge} deletes. */
+export interface PurgeOptions {
+  /**
+   * Per state: delete the jobs in that state that finished more than this many
+   * ms before the store's clock now. States left out are not touched.
+   */
+  olderThanMs: Partial<Record<PurgeableState, number>>;
+  /** Only jobs of this queue. */
+  queue?: string;
+  /** Count what would go; delete nothing. */
+  dryRun?: boolean;
+  /** Most jobs deleted in one transaction (default: the backend's small batch). */
+  batch?: number;
+  /**
+   * Stop starting new batches after this many ms (a background service's turn);
+   * `done` is then false and the rest waits for the next call.
+   */
+  budgetMs?: number;
+}
+
+/** What {@linkcode Store.purge} deleted (or would, with `dryRun`). */
+export interface PurgeResult {
+  /** Jobs per state. */
+  counts: Record<PurgeableState, number>;
+  /** Every job that matched was deleted (always true for a dry run). */
+  done: boolean;
+}
+
 /** A worker or supervisor reporting that it is alive. */
 export interface Beat {
   id: string;
@@ -134,11 +174,12 @@ export interface Store {
 
   /**
    * Stores jobs in one transaction: all or none. Throws `conflict` on an
-   * existing id or a cancelled dependency, `invalid` on a dependency that
-   * names no stored job nor an earlier one of the batch. A job with a
-   * dependency that has not completed starts `blocked`.
+   * existing id (unless `ifAbsent`, which skips such jobs) or a cancelled
+   * dependency, `invalid` on a dependency that names no stored job nor an
+   * earlier one of the batch. A job with a dependency that has not completed
+   * starts `blocked`. Returns how many were stored.
    */
-  enqueue(jobs: NewJob[]): Promise<void>;
+  enqueue(jobs: NewJob[], options?: EnqueueOptions): Promise<number>;
   /**
    * Takes the next runnable job for `worker` (of `options.queues`, if given),
    * holding it for `leaseMs`. Paused queues and queues at their concurrency
@@ -245,6 +286,37 @@ export interface Store {
    * it runs, in full once it ended); `null` if no such run. Throws `not_found`.
    */
   readOutput(id: string, attempt: number, from: OutputOffsets): Promise<OutputChunk | null>;
+
+  /**
+   * Deletes finished jobs with their attempts and logs, in small transactions
+   * so other writers never wait long; never a pending, processing or failed job.
+   * SQLite then returns the freed pages to the file system when the database
+   * uses incremental auto-vacuum.
+   */
+  purge(options: PurgeOptions): Promise<PurgeResult>;
+
+  /**
+   * Takes the turn of periodic service `name` (retention …) for `holder` when
+   * it is due and no other holder has a live turn; a turn lasts `leaseMs`
+   * unless ended sooner. Returns whether `holder` has the turn.
+   */
+  serviceTurn(name: string, holder: string, leaseMs: number): Promise<boolean>;
+  /** Ends `holder`'s turn; the service is due again `againMs` from now. */
+  serviceDone(name: string, holder: string, againMs: number): Promise<void>;
+
+  /** Stores a new schedule; throws `conflict` when the name is taken. */
+  addSchedule(schedule: NewSchedule): Promise<void>;
+  /** Every schedule, by name. */
+  listSchedules(): Promise<Schedule[]>;
+  /** Deletes a schedule (its jobs stay); throws `not_found`. */
+  removeSchedule(name: string): Promise<void>;
+  /**
+   * Records `tick` as schedule `name`'s last tick and enqueues `job` for it, in
+   * one transaction, unless the schedule is gone or already at that tick or a
+   * later one; a job with the same id is left as it is. Returns whether a job
+   * was stored.
+   */
+  fireSchedule(name: string, tick: number, job: NewJob): Promise<boolean>;
 
   getConfig(): Promise<Config>;
   /** Stored config values by key (keys never set are absent). */

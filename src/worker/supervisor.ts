@@ -17,6 +17,7 @@ import { describeEvent, type WorkerEvent } from "./events.ts";
 import { type JobTree, killTree } from "./shell.ts";
 import { readChunks } from "./pipe.ts";
 import { currentSelf, selfCommand, type SelfInfo } from "./self_command.ts";
+import { type Services, startSupervisorServices } from "./services/mod.ts";
 
 /** Heartbeat period of the supervisor (it also learns of `worker stop` through it). */
 export const SUPERVISOR_BEAT_MS = 1000;
@@ -299,8 +300,11 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       .finally(() => beating = null);
   }, SUPERVISOR_BEAT_MS);
 
+  // Retention and schedules (services/): started once registered, stopped before unregistering.
+  let services: Services | null = null;
   try {
     await beat();
+    services = startSupervisorServices(store, id, (message) => log(`${timeNow()} ${message}`));
     // The first beat may already have found nothing to drain: then start no worker
     // (one started now would outlive this function, its stop having been sent).
     if (!stopping) {
@@ -331,6 +335,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   } finally {
     clearInterval(beatTimer);
     clearTimeout(drainTimer);
+    await services?.stop();
     await beating;
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     await store.unregisterWorker(id).catch(() => {});

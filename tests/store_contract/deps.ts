@@ -136,4 +136,46 @@ export function registerDeps(test: ContractTest): void {
     assert.equal((await store.getJob("b"))?.state, "processing", "unblocked and claimed at once");
     assert.deepEqual(reply.claimed.map((j) => j.id), ["b"]);
   });
+
+  test(
+    "purge goes by queue, and keeps a dead job that blocked jobs wait for",
+    async (store, clock) => {
+      await store.enqueue([
+        job("dead-dep", clock, { maxRetries: 0, priority: 9 }),
+        job("other-dead", clock, { maxRetries: 0, priority: 8 }),
+        job("done-dep", clock, { priority: 7, queue: "q2" }),
+        job("waits", clock, { after: ["dead-dep"] }),
+        job("half", clock, { after: ["done-dep", "waits"] }),
+      ]);
+      await store.claim("w", LEASE);
+      await store.fail("dead-dep", "w", exit3);
+      await store.claim("w", LEASE);
+      await store.fail("other-dead", "w", exit3);
+      await store.claim("w", LEASE);
+      await store.complete("done-dep", "w", ok);
+      clock.advance(60);
+      const some = { olderThanMs: { completed: 0, dead: 0 }, queue: "q2" };
+      assert.deepEqual((await store.purge(some)).counts, { completed: 1, cancelled: 0, dead: 0 });
+      assert.equal(await store.getJob("done-dep"), null);
+      assert.deepEqual(await store.dependencies("half"), [{ id: "waits", state: "blocked" }]);
+      const all = await store.purge({ olderThanMs: { dead: 0 } });
+      assert.equal(all.counts.dead, 1, "only the dead job nothing waits for");
+      assert.equal(await store.getJob("other-dead"), null);
+      assert.equal(
+        (await store.getJob("dead-dep"))?.state,
+        "dead",
+        "kept: blocked jobs wait for it",
+      );
+      await store.retryDead(["dead-dep"]);
+      await store.claim("w", LEASE);
+      await store.complete("dead-dep", "w", ok);
+      assert.equal((await store.claim("w", LEASE))?.id, "waits");
+      await store.complete("waits", "w", ok);
+      assert.equal(
+        (await store.claim("w", LEASE))?.id,
+        "half",
+        "its purged dependency holds nothing",
+      );
+    },
+  );
 }

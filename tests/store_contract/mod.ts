@@ -13,6 +13,8 @@ import { registerActions } from "./actions.ts";
 import { registerReads } from "./reads.ts";
 import { registerMetrics } from "./metrics.ts";
 import { registerChanges } from "./changes.ts";
+import { registerPurge } from "./purge.ts";
+import { registerSchedules } from "./schedules.ts";
 import { registerExchange } from "./exchange.ts";
 import { registerQueues } from "./queues.ts";
 import { registerDeps } from "./deps.ts";
@@ -49,6 +51,8 @@ export function storeContract(
   registerReads(test);
   registerMetrics(test);
   registerChanges(test);
+  registerPurge(test);
+  registerSchedules(test);
   registerExchange(test);
   registerQueues(test);
   registerDeps(test);

@@ -6,13 +6,14 @@
  *
  * This class only wires the contract to the statement families, one file each:
  * enqueue.ts, claim.ts, exchange.ts, settle.ts, workers.ts, reads.ts, actions.ts,
- * queues.ts, deps.ts, output.ts, metrics.ts, config.ts; the connection is
- * db.ts (errors.ts, listener.ts, url.ts) and the schema schema.ts.
+ * queues.ts, deps.ts, output.ts, metrics.ts, config.ts, purge.ts, services.ts,
+ * schedules.ts; the connection is
  * @module
  */
 
 import type { Config, ConfigKey } from "../../core/config.ts";
 import type { Metrics, RunTotals } from "../../core/metrics.ts";
+import type { NewSchedule, Schedule } from "../../core/schedule.ts";
 import type {
   Attempt,
   AttemptLogs,
@@ -34,11 +35,14 @@ import type {
   Beat,
   BeatReply,
   ClaimOptions,
+  EnqueueOptions,
   ExchangeReply,
   ExchangeRequest,
   JobFilter,
   ListOptions,
   MetricsOptions,
+  PurgeOptions,
+  PurgeResult,
   RunTotalsOptions,
   Store,
   StoreOptions,
@@ -63,6 +67,9 @@ import {
   oldestPending,
   unfinishedIds,
 } from "./reads.ts";
+import { purge } from "./purge.ts";
+import { addSchedule, fireSchedule, listSchedules, removeSchedule } from "./schedules.ts";
+import { serviceDone, serviceTurn } from "./services.ts";
 import { complete, fail } from "./settle.ts";
 import { parsePostgresUrl, type PostgresTarget } from "./url.ts";
 import {
@@ -90,8 +97,8 @@ export class PostgresStore implements Store {
     return this.#db.open();
   }
 
-  enqueue(jobs: NewJob[]): Promise<void> {
-    return enqueue(this.#db, jobs);
+  enqueue(jobs: NewJob[], options?: EnqueueOptions): Promise<number> {
+    return enqueue(this.#db, jobs, options);
   }
   claim(worker: string, leaseMs: number, options?: ClaimOptions): Promise<Job | null> {
     return claim(this.#db, worker, leaseMs, options);
@@ -184,6 +191,28 @@ export class PostgresStore implements Store {
   }
   readOutput(id: string, attempt: number, from: OutputOffsets): Promise<OutputChunk | null> {
     return readOutput(this.#db, id, attempt, from);
+  }
+
+  purge(options: PurgeOptions): Promise<PurgeResult> {
+    return purge(this.#db, options);
+  }
+  serviceTurn(name: string, holder: string, leaseMs: number): Promise<boolean> {
+    return serviceTurn(this.#db, name, holder, leaseMs);
+  }
+  serviceDone(name: string, holder: string, againMs: number): Promise<void> {
+    return serviceDone(this.#db, name, holder, againMs);
+  }
+  addSchedule(schedule: NewSchedule): Promise<void> {
+    return addSchedule(this.#db, schedule);
+  }
+  listSchedules(): Promise<Schedule[]> {
+    return listSchedules(this.#db);
+  }
+  removeSchedule(name: string): Promise<void> {
+    return removeSchedule(this.#db, name);
+  }
+  fireSchedule(name: string, tick: number, job: NewJob): Promise<boolean> {
+    return fireSchedule(this.#db, name, tick, job);
   }
 
   getConfig(): Promise<Config> {

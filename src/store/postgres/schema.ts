@@ -128,7 +128,35 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
 
   CREATE TABLE config (key text PRIMARY KEY, value text NOT NULL);
   `,
-  // 2: named queues with limits and pause, dependencies (state 'blocked'), partial output.
+  // 2: housekeeping and schedules (SPEC §10).
+  `
+  -- Retention and purge walk finished jobs by state and finish time (failed jobs
+  -- waiting to retry have a finish time too; pending and processing ones have none).
+  CREATE INDEX jobs_finished ON jobs (state, finished_at) WHERE finished_at IS NOT NULL;
+
+  -- Periodic services (retention): whose turn it is, until when, and when the next is due.
+  CREATE TABLE services (
+    name         text PRIMARY KEY,
+    holder       text,
+    lease_until  bigint NOT NULL DEFAULT 0,
+    due_at       bigint NOT NULL DEFAULT 0
+  );
+
+  CREATE TABLE schedules (
+    name         text PRIMARY KEY,
+    cron         text NOT NULL,
+    tz           text,
+    command      text NOT NULL,
+    queue        text NOT NULL,
+    max_retries  integer NOT NULL,
+    priority     integer NOT NULL,
+    timeout      double precision,
+    cwd          text NOT NULL,
+    created_at   bigint NOT NULL,
+    last_tick    bigint
+  );
+  `,
+  // 3: named queues with limits and pause, dependencies (state 'blocked'), partial output.
   `
   ALTER TABLE jobs ADD COLUMN queue text NOT NULL DEFAULT 'default';
   -- The job's dependencies as enqueued (a JSON array of ids), NULL when none.

@@ -68,6 +68,11 @@ export class SqliteDb {
     prepareFile(path);
     try {
       this.raw = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
+      // A new database returns the pages purges free to the file system (see purge.ts).
+      // The mode can only be chosen before the first table exists; existing databases
+      // keep theirs (README: "Disk space").
+      const pages = this.raw.prepare("PRAGMA page_count").get() as Row;
+      if (pages.page_count === 0) this.raw.exec("PRAGMA auto_vacuum = INCREMENTAL");
       const mode = this.raw.prepare("PRAGMA journal_mode").get() as Row;
       if (mode.journal_mode !== "wal") this.raw.exec("PRAGMA journal_mode = WAL");
       this.raw.exec(`PRAGMA synchronous = ${this.worker ? "NORMAL" : "FULL"}`);

@@ -80,7 +80,35 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
 
   CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
   `,
-  // 2: named queues with limits and pause, dependencies (state 'blocked'), partial output.
+  // 2: housekeeping and schedules (SPEC §10).
+  `
+  -- Retention and purge walk finished jobs by state and finish time (failed jobs
+  -- waiting to retry have a finish time too; pending and processing ones have none).
+  CREATE INDEX jobs_finished ON jobs (state, finished_at) WHERE finished_at IS NOT NULL;
+
+  -- Periodic services (retention): whose turn it is, until when, and when the next is due.
+  CREATE TABLE services (
+    name         TEXT PRIMARY KEY,
+    holder       TEXT,
+    lease_until  INTEGER NOT NULL DEFAULT 0,
+    due_at       INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+
+  CREATE TABLE schedules (
+    name         TEXT PRIMARY KEY,
+    cron         TEXT NOT NULL,
+    tz           TEXT,
+    command      TEXT NOT NULL,
+    queue        TEXT NOT NULL,
+    max_retries  INTEGER NOT NULL,
+    priority     INTEGER NOT NULL,
+    timeout      REAL,
+    cwd          TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_tick    INTEGER
+  ) WITHOUT ROWID;
+  `,
+  // 3: named queues with limits and pause, dependencies (state 'blocked'), partial output.
   `
   ALTER TABLE jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
   -- The job's dependencies as enqueued (a JSON array of ids), NULL when none.

@@ -1,6 +1,6 @@
 /**
- * Named queues (SPEC §9): what a queue name may be, and the rules of a
- * concurrency limit.
+ * Queue names (SPEC §9): 1–64 characters of `A-Z a-z 0-9 _ . -`, default
+ * `default`; and the rules of a queue's concurrency limit.
  * @module
  */
 
@@ -13,29 +13,28 @@ export const MAX_QUEUE_LENGTH = 64;
 /** Highest concurrency limit `queue set` accepts (0 means no limit). */
 export const MAX_CONCURRENCY = 1_000_000;
 
-const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const QUEUE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** Whether `name` is a valid queue name. */
 export function isQueueName(name: unknown): name is string {
-  return typeof name === "string" && NAME.test(name);
+  return typeof name === "string" && QUEUE_NAME.test(name);
 }
 
-/** Validates a queue name; `label` names where it came from in the message. */
-export function parseQueueName(name: unknown, label = "Queue name"): string {
-  if (!isQueueName(name)) {
+/** Checks a queue name; throws a bad-input error naming `what` (e.g. `--queue`). */
+export function parseQueueName(text: unknown, what = "Queue name"): string {
+  if (!isQueueName(text)) {
     throw invalid(
-      `${label} must be 1 to ${MAX_QUEUE_LENGTH} characters of A-Z a-z 0-9 _ . -, got ${
-        quote(name)
-      }`,
+      `${what} must be 1 to ${MAX_QUEUE_LENGTH} characters of A-Z, a-z, 0-9, "_", "." and "-", ` +
+        `got ${quote(text)}`,
     );
   }
-  return name;
+  return text;
 }
 
 /** Parses `a,b,c` (as `worker start --queue` takes it) into distinct valid names. */
-export function parseQueueList(text: string, label = "--queue"): string[] {
+export function parseQueueList(text: string, what = "--queue"): string[] {
   const names = text.split(",").map((name) => name.trim());
-  for (const name of names) parseQueueName(name, `Each queue of ${label}`);
+  for (const name of names) parseQueueName(name, `Each queue of ${what}`);
   return [...new Set(names)];
 }
 
