@@ -178,4 +178,24 @@ export function registerDeps(test: ContractTest): void {
       );
     },
   );
+
+  test(
+    "enqueue ifAbsent with dependencies: taken ids are skipped, new jobs wait",
+    async (store, clock) => {
+      await store.enqueue([job("a", clock), job("b", clock, { after: ["a"] })]);
+      const stored = await store.enqueue([
+        job("a", clock),
+        job("b", clock, { after: ["nope"] }), // taken: left as it is, its list unchecked
+        job("c", clock, { after: ["b"] }),
+      ], { ifAbsent: true });
+      assert.equal(stored, 1);
+      assert.deepEqual((await store.getJob("b"))?.after, ["a"]);
+      assert.deepEqual(await store.dependencies("c"), [{ id: "b", state: "blocked" }]);
+      await store.claim("w", LEASE);
+      await store.complete("a", "w", ok);
+      await store.claim("w", LEASE);
+      await store.complete("b", "w", ok);
+      assert.equal((await store.getJob("c"))?.state, "pending");
+    },
+  );
 }
