@@ -78,43 +78,53 @@ export function claimCtes(p: ClaimParams): string {
               OR name IN (SELECT json_array_elements_text($${p.queues}::text::json)))
          AND (concurrency = 0
               OR (NOT $${p.skipLimited}::boolean AND ${processing("name")} < concurrency))`;
-  return `
-    served AS MATERIALIZED (${served}
-    ), walk AS (
-      (SELECT q.name AS queue, h.priority, h.run_at FROM served AS q CROSS JOIN LATERAL (
-         SELECT priority, run_at FROM jobs WHERE queue = q.name AND state IN ('pending', 'failed')
-         ORDER BY priority DESC, run_at, seq LIMIT 1) AS h)
-      UNION ALL
-      (SELECT w.queue, nx.priority, nx.run_at FROM walk AS w CROSS JOIN LATERAL (
-         SELECT priority, run_at FROM jobs
-         WHERE queue = w.queue AND state IN ('pending', 'failed') AND priority < w.priority
-         ORDER BY priority DESC, run_at, seq LIMIT 1) AS nx
-       WHERE w.run_at > ${NOW} ${before ? `AND w.priority > $${p.beforePriority}` : ""})
-    ), best AS MATERIALIZED (
-      SELECT w.queue, s.limited, s.room, max(w.priority) AS priority
-      FROM walk AS w JOIN served AS s ON s.name = w.queue
-      WHERE w.run_at <= ${NOW} ${before ? `AND w.priority >= $${p.beforePriority}::integer` : ""}
-      GROUP BY w.queue, s.limited, s.room
-    ), limited AS MATERIALIZED (
-      SELECT b.queue, b.priority, f.run_at, f.seq
-      FROM (SELECT * FROM best WHERE limited AND ${!limitedMode}) AS b CROSS JOIN LATERAL (
-        SELECT run_at, seq FROM jobs
-        WHERE queue = b.queue AND state IN ('pending', 'failed') AND priority = b.priority
-          AND run_at <= ${due("b.priority")}
-        ORDER BY run_at, seq LIMIT 1) AS f
-      ORDER BY b.priority DESC, f.run_at, f.seq
-      LIMIT 1
-    ), next AS MATERIALIZED (
-      SELECT c.seq, c.priority, c.run_at
-      FROM (SELECT * FROM best WHERE ${limitedMode ? "limited" : "NOT limited"}) AS b
+  const own = limitedMode ? "limited" : "NOT limited";
+  const take = limitedMode ? `LEAST($${p.limit}, b.room)` : `$${p.limit}`;
+  // The due jobs of queue b.queue in claim order, locked, skipping rows other claimers hold.
+  const lockDue = `
       CROSS JOIN LATERAL (
         SELECT seq, priority, run_at FROM jobs
         WHERE queue = b.queue AND state IN ('pending', 'failed') AND ${rows}
         ORDER BY priority DESC, run_at, seq
-        LIMIT ${limitedMode ? `LEAST($${p.limit}, b.room)` : `$${p.limit}`}
-        FOR UPDATE SKIP LOCKED) AS c
-      ORDER BY c.priority DESC, c.run_at, c.seq
-      LIMIT $${p.limit}
+        LIMIT ${take}
+        FOR UPDATE SKIP LOCKED) AS c`;
+  return `
+    served AS MATERIALIZED (${served}
+    ), walk AS (
+      (SELECT q.name AS queue, h.priority, h.run_at, h.seq FROM served AS q CROSS JOIN LATERAL (
+         SELECT priority, run_at, seq FROM jobs
+         WHERE queue = q.name AND state IN ('pending', 'failed')
+         ORDER BY priority DESC, run_at, seq LIMIT 1) AS h)
+      UNION ALL
+      (SELECT w.queue, nx.priority, nx.run_at, nx.seq FROM walk AS w CROSS JOIN LATERAL (
+         SELECT priority, run_at, seq FROM jobs
+         WHERE queue = w.queue AND state IN ('pending', 'failed') AND priority < w.priority
+         ORDER BY priority DESC, run_at, seq LIMIT 1) AS nx
+       WHERE w.run_at > ${NOW} ${before ? `AND w.priority > $${p.beforePriority}` : ""})
+    ), best AS MATERIALIZED (
+      -- Per queue, its first due job: the walk's row of the best priority that has one.
+      SELECT DISTINCT ON (w.queue) w.queue, s.limited, s.room, w.priority, w.run_at, w.seq
+      FROM walk AS w JOIN served AS s ON s.name = w.queue
+      WHERE w.run_at <= ${due("w.priority")}
+        ${before ? `AND w.priority >= $${p.beforePriority}::integer` : ""}
+      ORDER BY w.queue, w.priority DESC
+    ), limited AS MATERIALIZED (
+      SELECT queue, priority, run_at, seq FROM best WHERE limited AND ${!limitedMode}
+      ORDER BY priority DESC, run_at, seq
+      LIMIT 1
+    ), fast AS MATERIALIZED (
+      -- One job wanted: only the queue whose first due job is best is locked into.
+      SELECT c.seq, c.priority, c.run_at
+      FROM (SELECT * FROM best WHERE ${own} AND $${p.limit}::bigint = 1
+            ORDER BY priority DESC, run_at, seq LIMIT 1) AS b ${lockDue}
+    ), next AS MATERIALIZED (
+      SELECT seq, priority, run_at FROM fast
+      UNION ALL
+      -- More wanted, or that queue's due jobs are all held by other claimers: every queue.
+      (SELECT c.seq, c.priority, c.run_at
+       FROM (SELECT * FROM best WHERE ${own} AND NOT EXISTS (SELECT 1 FROM fast)) AS b ${lockDue}
+       ORDER BY c.priority DESC, c.run_at, c.seq
+       LIMIT $${p.limit})
     ), chosen AS (
       SELECT seq FROM next WHERE NOT EXISTS (
         SELECT 1 FROM limited AS l, (SELECT * FROM next ORDER BY priority DESC, run_at, seq
@@ -202,20 +212,15 @@ export async function claimLimited(
   request: ClaimRequest,
   limitedQueue: string,
 ): Promise<Job[]> {
+  const { values, p } = claimParams(request, 2, { limitedQueue });
   const rows: Row[] = await db.transaction(async (tx: Sql) => {
-    const [settings] = await query(
-      tx,
-      "SELECT 1 FROM queues WHERE name = $1 AND NOT paused AND concurrency > 0 FOR UPDATE",
-      [limitedQueue],
-    );
-    if (!settings) return [];
-    // A new statement, so its snapshot sees every claim committed before the lock was ours.
-    const { values, p } = claimParams(request, 2, { limitedQueue });
-    const [row] = await query(
-      tx,
-      `WITH RECURSIVE ${claimCtes(p)} SELECT ${claimResult(p)}`,
-      [db.now(), ...values],
-    );
+    // Sent together, run in order: the claim is a new statement, so its snapshot is taken
+    // once the lock is ours and sees every claim committed before. (Its own conditions
+    // cover a queue that was paused or lost its limit meanwhile.)
+    const [, [row]] = await Promise.all([
+      query(tx, "SELECT 1 FROM queues WHERE name = $1 FOR UPDATE", [limitedQueue]),
+      query(tx, `WITH RECURSIVE ${claimCtes(p)} SELECT ${claimResult(p)}`, [db.now(), ...values]),
+    ]);
     return row.claimed as Row[];
   });
   const more = request.limit - rows.length;
