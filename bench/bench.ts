@@ -13,6 +13,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { fleet } from "./fleet.ts";
 import { housekeeping } from "./housekeeping.ts";
 import { cliRows, pickupRows } from "./latency.ts";
 import { dropBenchSchemas, fmt, only, postgresUrl, quick, rows, tmp } from "./lib.ts";
@@ -29,6 +30,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   idle: idleClaims,
   flow,
   memory,
+  fleet,
   housekeeping,
 };
 

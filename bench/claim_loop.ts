@@ -6,7 +6,7 @@
 import { openStore } from "../src/store/store.ts";
 
 const [db, worker, mode = "single"] = Deno.args;
-const store = await openStore(db, { worker: true });
+const store = await openStore(db, { worker: true, listen: false });
 const empty = { exitCode: 0, error: null, stdout: new Uint8Array(), stderr: new Uint8Array() };
 let claimed = 0;
 const start = performance.now();

@@ -11,7 +11,7 @@ import { add, type Backend, backends, cliMedian, enqueue, freshDb, jobs, N, quic
 async function measure(backend: Backend, stored: number) {
   const db = freshDb(backend);
   await enqueue(db, jobs(stored));
-  const store = await openStore(db, { worker: true });
+  const store = await openStore(db, { worker: true, listen: false });
   const empty = { exitCode: 0, error: null, stdout: new Uint8Array(), stderr: new Uint8Array() };
   for (let i = 0; i < 20; i++) {
     await store.complete((await store.claim("warm", 30_000))!.id, "warm", empty);

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { DatabaseSync } from "node:sqlite";
 import { openSqliteStore } from "../src/store/sqlite/mod.ts";
+import { SQLITE_MIGRATIONS } from "../src/store/sqlite/schema.ts";
 import { storeContract } from "./store_contract/mod.ts";
 import { tempHome } from "./helpers.ts";
 
@@ -65,6 +67,31 @@ Deno.test("sqlite: data dir and database file are user-only", async () => {
     await store.close();
     assert.equal((await Deno.stat(`${home}/nested/dir`)).mode! & 0o777, 0o700);
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("sqlite: a database of the first schema upgrades in place, keeping its rows", async () => {
+  const { db, cleanup } = await tempHome();
+  try {
+    const old = new DatabaseSync(db);
+    old.exec(SQLITE_MIGRATIONS[0]);
+    old.exec("PRAGMA user_version = 1");
+    old.exec(`INSERT INTO jobs (id, command, state, priority, max_retries, cwd, run_at, created_at,
+                                updated_at) VALUES ('kept', 'true', 'pending', 0, 3, '/', 0, 0, 0)`);
+    old.exec(`INSERT INTO workers (id, kind, host, pid, started_at, heartbeat_at)
+              VALUES ('old-supervisor', 'supervisor', 'box', 7, ${Date.now()}, ${Date.now()})`);
+    old.close();
+    const store = openSqliteStore(db);
+    try {
+      assert.equal((await store.getJob("kept"))?.state, "pending");
+      const [worker] = await store.listWorkers();
+      assert.equal(worker.id, "old-supervisor");
+      assert.equal(worker.processStartedAt, null, "unknown for a row registered before");
+    } finally {
+      await store.close();
+    }
   } finally {
     await cleanup();
   }

@@ -1,5 +1,6 @@
 // Pure parts of the worker runtime: shell argument lists, self-spawn, output tail.
 import assert from "node:assert/strict";
+import { readSupervisorPipe, WakeSignal } from "../src/worker/wake.ts";
 import { groupMembers, shellInvocation, windowsKillTree } from "../src/worker/shell.ts";
 import { PERMISSION_FLAGS, selfCommand } from "../src/worker/self_command.ts";
 import { TailBuffer } from "../src/worker/runner.ts";
@@ -104,4 +105,42 @@ Deno.test("shell: group members are read from ps output", () => {
   const ps = "    1     1\n  200   200\n  201   200\n  305   200\n  306   306\n";
   assert.deepEqual(groupMembers(ps, 200), [200, 201, 305]);
   assert.deepEqual(groupMembers("", 200), []);
+});
+
+Deno.test("wake: a wake-up during a claim ends the next wait at once; none waits its time", async () => {
+  const wakes = new WakeSignal();
+  wakes.markSeen(); // a claim starts
+  assert.equal(wakes.hasChanged(), false);
+  assert.equal(await wakes.wait(20), false, "no wake-up: the wait ran out");
+  wakes.markSeen();
+  wakes.wake(); // arrives while the worker claims
+  assert.equal(wakes.hasChanged(), true, "seen between jobs");
+  assert.equal(await wakes.wait(60_000), true, "seen at once by the next wait");
+  const waiting = wakes.wait(60_000);
+  wakes.wake();
+  assert.equal(await waiting, true);
+  wakes.markSeen();
+  wakes.wake();
+  wakes.wake(); // several wake-ups before a wait end one wait
+  assert.equal(await wakes.wait(60_000), true);
+  assert.equal(await wakes.wait(20), false, "and are taken once");
+  const abort = new AbortController();
+  const aborted = wakes.wait(60_000, abort.signal);
+  abort.abort();
+  assert.equal(await aborted, false);
+});
+
+Deno.test("wake: the supervisor's pipe: wake lines wake, a stop line or its end stops", async () => {
+  const read = async (chunks: string[]) => {
+    const events: string[] = [];
+    const stream = ReadableStream.from(chunks.map((c) => new TextEncoder().encode(c)));
+    await readSupervisorPipe(stream, {
+      onWake: () => events.push("wake"),
+      onStop: () => events.push("stop"),
+    });
+    return events;
+  };
+  assert.deepEqual(await read(["wa", "ke\nwake\n", "stop\nwake\n"]), ["wake", "wake", "stop"]);
+  assert.deepEqual(await read(["wake\n"]), ["wake", "stop"], "the supervisor is gone");
+  assert.deepEqual(await read([]), ["stop"]);
 });

@@ -11,24 +11,14 @@ import { workerToJson } from "../core/format.ts";
 import { parseQueueList } from "../core/queue_name.ts";
 import { openStore } from "../store/store.ts";
 import type { WorkerEvent } from "../worker/events.ts";
+import { readSupervisorPipe, relayedFor, WakeSignal, withRelayedWakeups } from "../worker/wake.ts";
 import { positiveInt } from "./args.ts";
-import { resolveDb, resolveHome, withStore } from "./context.ts";
+import { hostName, resolveDb, resolveHome, withStore } from "./context.ts";
 import type { Program } from "./mod.ts";
 import { dim, out, printJson, printTable, relative } from "./output.ts";
 
 /** How long `worker start --detach` waits for the background supervisor to register. */
 const DETACH_WAIT_MS = 30_000;
-
-/** This machine's name as workers report it (`$QUEUECTL_HOST` overrides). */
-export function hostName(): string {
-  const explicit = Deno.env.get("QUEUECTL_HOST");
-  if (explicit) return explicit;
-  try {
-    return Deno.hostname();
-  } catch {
-    return "localhost";
-  }
-}
 
 function appendLog(path: string): (line: string) => void {
   return (line) => Deno.writeTextFileSync(path, line + "\n", { append: true, mode: 0o600 });
@@ -94,7 +84,7 @@ export function registerWorker(program: Program): void {
             }
             await store.waitForChange(100);
           }
-        });
+        }, { listen: false }); // registrations notify nobody: polling needs no LISTEN connection
         out(String(child.pid));
         console.error(
           dim(
@@ -157,7 +147,7 @@ export function registerWorker(program: Program): void {
           await store.recover();
           await store.waitForChange(250);
         }
-      });
+      }, { listen: false }); // supervisors leaving notify nobody: polling needs no LISTEN connection
     });
 
   worker.command("list")
@@ -192,15 +182,24 @@ export function registerWorker(program: Program): void {
     .option("--queue <names>", "claim only from these queues, comma-separated")
     .option("--group-leader", "this process leads its own process group (Unix)")
     .action(async (options, command) => {
-      const [store, { runWorker }] = await Promise.all([
-        openStore(resolveDb(command.optsWithGlobals().db), { worker: true }),
+      const db = resolveDb(command.optsWithGlobals().db);
+      // Under a supervisor on PostgreSQL, the supervisor listens and relays wake-ups: one connection.
+      const relayed = options.supervisor !== undefined && relayedFor(db);
+      const [opened, { runWorker }] = await Promise.all([
+        openStore(db, { worker: true, listen: !relayed }),
         import("../worker/worker.ts"),
       ]);
+      const wakes = new WakeSignal();
+      const store = relayed ? withRelayedWakeups(opened, wakes) : opened;
       const stop = new AbortController();
       // Ctrl-C reaches the whole terminal process group; only the supervisor decides.
       Deno.addSignalListener("SIGINT", () => {});
       if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => stop.abort());
-      void watchStdin(() => stop.abort());
+      // The supervisor writes "wake" to our stdin; its end means stop (or that it is gone).
+      void readSupervisorPipe(Deno.stdin.readable, {
+        onWake: () => wakes.wake(),
+        onStop: () => stop.abort(),
+      });
       // Events of one turn of the event loop go out in one write, or at once before a job starts.
       const encoder = new TextEncoder();
       let events = "";
@@ -231,16 +230,4 @@ export function registerWorker(program: Program): void {
       }
       Deno.exit(0);
     });
-}
-
-/** Calls `onStop` when our stdin ends (the supervisor closed it, or died) or says "stop". */
-async function watchStdin(onStop: () => void): Promise<void> {
-  try {
-    for await (const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
-      if (text.includes("stop")) break;
-    }
-  } catch {
-    // stdin is gone
-  }
-  onStop();
 }

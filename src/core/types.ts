@@ -115,6 +115,8 @@ export interface WorkerInfo {
   startedAt: number;
   heartbeatAt: number;
   currentJob: string | null;
+  /** When the process started, as its OS told at registration (ms since epoch), if known. */
+  processStartedAt: number | null;
 }
 
 /** Number of jobs in each state. */

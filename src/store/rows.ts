@@ -63,6 +63,7 @@ export function toWorker(row: DbRow): WorkerInfo {
     startedAt: row.started_at as number,
     heartbeatAt: row.heartbeat_at as number,
     currentJob: row.current_job as string | null,
+    processStartedAt: (row.process_started_at as number | null) ?? null,
   };
 }
 

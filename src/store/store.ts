@@ -33,9 +33,18 @@ export interface StoreOptions {
   /**
    * Open for a worker's hot path (claim/settle/heartbeat): durability of a
    * single settle may be relaxed, since a lost completion only means a re-run.
-   * Enqueues stay fully durable.
+   * Enqueues stay fully durable. On PostgreSQL such a store works on one
+   * connection (queries are pipelined on it).
    */
   worker?: boolean;
+  /**
+   * Whether {@linkcode Store.waitForChange} may use a connection of its own to
+   * be told of changes (PostgreSQL `LISTEN`); default true. Without it a wait
+   * only runs out its time: a supervisor listens for its workers and relays
+   * wake-ups to them, so each worker process holds one connection. SQLite's
+   * change check costs no connection and ignores this.
+   */
+  listen?: boolean;
 }
 
 /** Which jobs {@linkcode Store.countJobs} and {@linkcode Store.listJobs} take. */
@@ -121,6 +130,13 @@ export interface Beat {
   currentJob: string | null;
   /** New lease length for the jobs this worker holds. */
   leaseMs: number;
+  /**
+   * When the process started, as its OS tells (ms since epoch; `null` when
+   * unknown). Stored by the first beat that knows it, never changed after:
+   * with `host` and `pid` it tells a process that is gone from one that
+   * reused its pid.
+   */
+  processStartedAt?: number | null;
 }
 
 /** What a heartbeat tells the caller. */
@@ -213,9 +229,13 @@ export interface Store {
    * claimed.
    */
   releaseWorker(worker: string, error: string, started?: string[]): Promise<FailOutcome[]>;
-  /** Forgets a worker that stopped cleanly. */
+  /** Forgets a worker that stopped cleanly, or whose process is known to be gone. */
   unregisterWorker(id: string): Promise<void>;
-  /** Live workers and supervisors (heartbeat within the lease timeout). */
+  /**
+   * Workers and supervisors with a heartbeat within the lease timeout. Only the
+   * caller can tell whether a process of its own machine is still there
+   * (worker/liveness.ts).
+   */
   listWorkers(): Promise<WorkerInfo[]>;
   /** Asks every live supervisor to stop gracefully; returns how many were asked. */
   requestStop(): Promise<number>;
@@ -330,8 +350,11 @@ export interface Store {
    * claimed ahead asks it between jobs, to look for a more urgent one).
    */
   hasChanged(): boolean;
-  /** Resolves when another process may have changed the queue, or after `ms`. */
-  waitForChange(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves `true` when another process may have changed the queue, `false`
+   * after `ms` or on abort (and at once when `signal` is already aborted).
+   */
+  waitForChange(ms: number, signal?: AbortSignal): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -348,4 +371,20 @@ export async function openStore(db: string, options: StoreOptions = {}): Promise
   }
   const { openSqliteStore } = await import("./sqlite/mod.ts");
   return openSqliteStore(db, options);
+}
+
+/**
+ * `store` with some methods replaced; every other method still runs on `store`
+ * itself. For callers that add what a store cannot know: wake-ups relayed by a
+ * supervisor (worker/wake.ts), or which processes of this machine are gone
+ * (worker/liveness.ts).
+ */
+export function withOverrides(store: Store, overrides: Partial<Store>): Store {
+  return new Proxy(store, {
+    get(target, key) {
+      if (Object.hasOwn(overrides, key)) return overrides[key as keyof Store];
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }

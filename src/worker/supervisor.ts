@@ -7,17 +7,21 @@
  * Workers report on their stdout (one JSON event per line, see events.ts);
  * the supervisor tells them to stop by closing their stdin, which works on
  * every OS and needs no I/O thread (see stopGracefully). A worker whose stdin
- * closes because its supervisor died stops gracefully the same way.
+ * closes because its supervisor died stops gracefully the same way. On
+ * PostgreSQL (not on Windows) the supervisor also LISTENs for its workers and
+ * writes `wake` to their stdin (wake.ts), so each worker holds one connection.
  * @module
  */
 
 import type { Store } from "../store/store.ts";
 import { leftToRun } from "./drain.ts";
 import { describeEvent, type WorkerEvent } from "./events.ts";
+import { ownStartTime } from "./liveness.ts";
 import { type JobTree, killTree } from "./shell.ts";
 import { readChunks } from "./pipe.ts";
 import { currentSelf, selfCommand, type SelfInfo } from "./self_command.ts";
 import { type Services, startSupervisorServices } from "./services/mod.ts";
+import { relayWakeups, wakeSender } from "./wake.ts";
 
 /** Heartbeat period of the supervisor (it also learns of `worker stop` through it). */
 export const SUPERVISOR_BEAT_MS = 1000;
@@ -56,6 +60,8 @@ interface Slot {
   workerId: string;
   child: Deno.ChildProcess;
   stdin: WritableStreamDefaultWriter<Uint8Array>;
+  /** Writes `wake` to the worker's stdin (wake.ts). */
+  wake: () => void;
   startedAt: number;
   /** Jobs the worker started whose outcome it has not reported: they ran, if it dies. */
   started: Set<string>;
@@ -149,11 +155,13 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       detached: Deno.build.os !== "windows",
     }).spawn();
     let onStopped!: () => void;
+    const stdin = child.stdin.getWriter();
     const slot: Slot = {
       index,
       workerId,
       child,
-      stdin: child.stdin.getWriter(),
+      stdin,
+      wake: wakeSender(stdin),
       startedAt: performance.now(),
       started: new Set(),
       stopped: new Promise((resolve) => onStopped = resolve),
@@ -251,7 +259,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   const drainSoon = () => {
     drainTimer ??= setTimeout(() => {
       drainTimer = undefined;
-      void checkDrained();
+      void checkDrained().catch(() => {}); // the next heartbeat checks again
     }, DRAIN_CHECK_MS);
   };
   let drainCheck: Promise<void> | null = null;
@@ -290,15 +298,28 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       supervisor: null,
       currentJob: null,
       leaseMs: config.leaseTimeout * 1000,
+      processStartedAt: ownStartTime(),
     });
     if (reply.stop) void stopGracefully("worker stop");
     if (options.drain) await checkDrained();
   };
   let beating: Promise<void> | null = null;
+  // One line when the database goes away and one when it is back, as workers log.
+  let down = false;
   const beatTimer = setInterval(() => {
-    beating ??= beat().catch((error) => log(`${timeNow()} supervisor: ${(error as Error).message}`))
-      .finally(() => beating = null);
+    beating ??= beat().then(
+      () => {
+        if (down) log(`${timeNow()} supervisor database reachable again; resuming`);
+        down = false;
+      },
+      (error) => {
+        const why = (error as Error).message.split("\n")[0];
+        if (!down) log(`${timeNow()} supervisor database unavailable (${why}); retrying`);
+        down = true;
+      },
+    ).finally(() => beating = null);
   }, SUPERVISOR_BEAT_MS);
+  let relay: { stop(): Promise<void> } | null = null;
 
   // Retention and schedules (services/): started once registered, stopped before unregistering.
   let services: Services | null = null;
@@ -315,6 +336,10 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
           options.drain ? " (drain)" : ""
         }`,
       );
+      relay = relayWakeups(store, () => {
+        // Not once stopping: closing stdin would wait for the write.
+        if (!stopping) { for (const slot of slots) slot.wake(); }
+      });
       for (let index = 0; index < options.count; index++) start(index);
     }
     // While the workers start: jobs of workers that went silent go back now.
@@ -336,7 +361,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     clearInterval(beatTimer);
     clearTimeout(drainTimer);
     await services?.stop();
-    await beating;
+    await Promise.all([beating, relay?.stop()]);
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     await store.unregisterWorker(id).catch(() => {});
   }

@@ -18,6 +18,7 @@ import { QueueError } from "../core/errors.ts";
 import type { Job, RunResult } from "../core/types.ts";
 import type { ExchangeRequest, Store } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
+import { ownStartTime } from "./liveness.ts";
 import { outputFlusher } from "./output_flush.ts";
 import { runCommand } from "./runner.ts";
 import { processGroupOf } from "./shell.ts";
@@ -341,6 +342,7 @@ function startTicker(
         supervisor,
         currentJob: current?.id ?? null,
         leaseMs,
+        processStartedAt: ownStartTime(),
       })
     );
     if (reply === undefined) return undefined;

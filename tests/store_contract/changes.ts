@@ -8,15 +8,16 @@ import { type ContractTest, job, rejectsWith } from "./fixtures.ts";
 
 /** Registers these cases with `test`. */
 export function registerChanges(test: ContractTest): void {
-  test("waitForChange returns after its timeout, or at once on abort", async (store) => {
+  test("waitForChange returns false after its timeout, or at once on abort", async (store) => {
     const started = performance.now();
-    await store.waitForChange(80);
+    assert.equal(await store.waitForChange(80), false, "nothing changed");
     assert.ok(performance.now() - started >= 70, "nothing changed, so it waited");
     const controller = new AbortController();
     const waiting = store.waitForChange(60_000, controller.signal);
     controller.abort();
-    await waiting;
-    await store.waitForChange(60_000, controller.signal); // already aborted: returns at once
+    assert.equal(await waiting, false);
+    // Already aborted: returns at once.
+    assert.equal(await store.waitForChange(60_000, controller.signal), false);
   });
 
   test("logs of an unknown job and of a job never run", async (store, clock) => {

@@ -50,6 +50,31 @@ export function registerWorkers(test: ContractTest): void {
     assert.equal(workers[0].host, "box");
   });
 
+  test("a worker's process start time is kept from the first heartbeat that knows it", async (store) => {
+    const beat = {
+      kind: "supervisor" as const,
+      host: "box",
+      supervisor: null,
+      currentJob: null,
+      leaseMs: LEASE,
+    };
+    const started = Date.UTC(2026, 0, 1, 12, 30, 15, 250);
+    await store.heartbeat({ ...beat, id: "s1", pid: 41, processStartedAt: started });
+    await store.heartbeat({ ...beat, id: "s1", pid: 41, processStartedAt: started + 5 });
+    await store.heartbeat({ ...beat, id: "s2", pid: 42 }); // not known yet
+    await store.heartbeat({ ...beat, id: "s3", pid: 43, processStartedAt: null }); // nor here
+    let byId = new Map((await store.listWorkers()).map((w) => [w.id, w]));
+    assert.equal(byId.get("s1")?.processStartedAt, started, "never changed once set");
+    assert.equal(byId.get("s2")?.processStartedAt, null);
+    await store.heartbeat({ ...beat, id: "s2", pid: 42, processStartedAt: started });
+    byId = new Map((await store.listWorkers()).map((w) => [w.id, w]));
+    assert.equal(byId.get("s2")?.processStartedAt, started, "filled in once known");
+    assert.equal(byId.get("s3")?.processStartedAt, null);
+    // A row whose process is known to be gone is forgotten by id; the others stay.
+    await store.unregisterWorker("s1");
+    assert.deepEqual((await store.listWorkers()).map((w) => w.id).sort(), ["s2", "s3"]);
+  });
+
   test("settle by a worker that lost the job changes nothing", async (store, clock) => {
     await store.enqueue([job("s", clock)]);
     await store.claim("old", LEASE);

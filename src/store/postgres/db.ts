@@ -1,8 +1,13 @@
 /**
- * The PostgreSQL connection every statement family runs on: the pool (one
- * per process, replaced when a connection dies), calls retried only when
- * that is safe, errors turned into one-line `unavailable` messages, the
- * test clock, and the LISTEN connection idle workers wait on.
+ * The PostgreSQL connection every statement family runs on: one connection
+ * per store (queries are pipelined on it; replaced when it dies), calls
+ * retried only when that is safe, errors turned into one-line `unavailable`
+ * messages, the test clock, and the LISTEN connection waits use (opened on
+ * the first wait, never when the store is opened with `listen: false`).
+ *
+ * The budget (SPEC §11): a worker process holds 1 connection (its supervisor
+ * listens for it and relays wake-ups), a supervisor 2 (its work and its
+ * LISTEN), a CLI command 1.
  * @module
  */
 
@@ -25,11 +30,13 @@ import { migrate } from "./schema.ts";
 import type { Retry } from "./sql.ts";
 import type { PostgresTarget } from "./url.ts";
 
-/** A worker's pool: its claim loop, its heartbeat and paired reads run at once. */
-const WORKER_POOL_SIZE = 3;
 /**
- * Other stores (CLI commands, the dashboard) pipeline on one connection: a
- * second one costs more to open than it saves. The LISTEN connection is extra.
+ * Every store pipelines its queries on one connection: a worker's claim loop,
+ * heartbeat and paired reads as well as a CLI command's reads. A transaction
+ * reserves the connection until it ends, so transactions stay short. A second
+ * connection would cost more to open than it saves, and a fleet of 10
+ * machines × 8 workers must fit a default `max_connections = 100`. The LISTEN
+ * connection, where there is one, is extra.
  */
 const POOL_SIZE = 1;
 /**
@@ -61,7 +68,8 @@ export class PgDb {
   #sql: postgres.Sql;
   /** Pools replaced after a connection failure, finishing their queries until a timer ends them. */
   #retired = new Map<postgres.Sql, ReturnType<typeof setTimeout>>();
-  #listener: ChangeListener;
+  /** `null` when opened with `listen: false`: waits then only run out their time. */
+  #listener: ChangeListener | null;
   /** Listener version when the last claim started: a change after it wakes `waitForChange`. */
   #seen = 0;
   #closed = false;
@@ -71,7 +79,7 @@ export class PgDb {
     this.#clock = options.clock ?? null;
     this.worker = options.worker ?? false;
     this.#options = {
-      max: this.worker ? WORKER_POOL_SIZE : POOL_SIZE,
+      max: POOL_SIZE,
       prepare: true,
       // Parameters and results avoid array types, so the driver needs no type lookup per connection.
       fetch_types: false,
@@ -88,7 +96,9 @@ export class PgDb {
       },
     };
     this.#sql = this.#pool();
-    this.#listener = new ChangeListener(target.url, this.#options, target.channel);
+    this.#listener = options.listen === false
+      ? null
+      : new ChangeListener(target.url, this.#options, target.channel);
   }
 
   #pool(): postgres.Sql {
@@ -105,10 +115,10 @@ export class PgDb {
     return this.#clock ? this.#clock() : null;
   }
 
-  /** Creates the schema and runs pending migrations; workers start listening at once. */
+  /** Creates the schema and runs pending migrations; a listening worker starts listening at once. */
   async open(): Promise<void> {
     await this.run("idempotent", (sql) => migrate(this, sql));
-    if (this.worker) await this.#listener.listen();
+    if (this.worker) await this.#listener?.listen();
   }
 
   /**
@@ -191,26 +201,45 @@ export class PgDb {
 
   /** A claim is starting: a notification from now on wakes the next {@linkcode waitForChange}. */
   markSeen(): void {
-    this.#seen = this.#listener.version;
+    if (this.#listener) this.#seen = this.#listener.version;
   }
 
-  /** Whether a notification came since the last claim started. */
+  /** Whether a notification came since the last claim started (never without a listener). */
   hasChanged(): boolean {
-    return this.#listener.version !== this.#seen;
+    return this.#listener !== null && this.#listener.version !== this.#seen;
   }
 
-  /** Resolves on a notification since the last claim started, or after `ms`. */
-  async waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
-    await this.#listener.wait(this.#seen, ms, signal);
+  /** Resolves `true` on a notification since the last claim started, `false` after `ms` or on abort. */
+  async waitForChange(ms: number, signal?: AbortSignal): Promise<boolean> {
+    if (!this.#listener) {
+      await sleep(ms, signal);
+      return false;
+    }
+    const changed = await this.#listener.wait(this.#seen, ms, signal);
     this.#seen = this.#listener.version;
+    return changed;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all([
-      this.#listener.close(),
+      this.#listener?.close(),
       this.#sql.end({ timeout: CLOSE_TIMEOUT_S }),
       ...[...this.#retired.keys()].map((pool) => this.#retire(pool)),
     ]);
   }
+}
+
+/** Resolves after `ms`, or at once on abort. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted || ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done);
+  });
 }

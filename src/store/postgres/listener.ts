@@ -92,17 +92,20 @@ export class ChangeListener {
     return attempt;
   }
 
-  /** Resolves on the next change after `since` (at once if there was one), after `ms`, or on abort. */
-  wait(since: number, ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.#closed || signal?.aborted || ms <= 0 || this.#version !== since) {
-      return Promise.resolve();
-    }
+  /**
+   * Resolves `true` on the next change after `since` (at once if there was one),
+   * `false` after `ms` or on abort.
+   */
+  wait(since: number, ms: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.#closed || signal?.aborted) return Promise.resolve(false);
+    if (this.#version !== since) return Promise.resolve(true);
+    if (ms <= 0) return Promise.resolve(false);
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         signal?.removeEventListener("abort", done);
         this.#waiters.delete(done);
-        resolve();
+        resolve(this.#version !== since);
       };
       const timer = setTimeout(done, ms);
       signal?.addEventListener("abort", done);

@@ -228,7 +228,7 @@ export class PostgresStore implements Store {
   hasChanged(): boolean {
     return this.#db.hasChanged();
   }
-  waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
+  waitForChange(ms: number, signal?: AbortSignal): Promise<boolean> {
     return this.#db.waitForChange(ms, signal);
   }
   close(): Promise<void> {

@@ -20,10 +20,13 @@ export async function heartbeat(db: PgDb, beat: Beat): Promise<BeatReply> {
       sql,
       `
     WITH beat AS (
-      INSERT INTO workers (id, kind, host, pid, supervisor, started_at, heartbeat_at, current_job)
-      VALUES ($2, $3, $4, $5, $6, ${NOW}, ${NOW}, $7)
+      INSERT INTO workers (id, kind, host, pid, supervisor, started_at, heartbeat_at, current_job,
+                           process_started_at)
+      VALUES ($2, $3, $4, $5, $6, ${NOW}, ${NOW}, $7, $9)
       ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
-                                     current_job = excluded.current_job
+                                     current_job = excluded.current_job,
+                                     process_started_at = coalesce(workers.process_started_at,
+                                                                   excluded.process_started_at)
       RETURNING stop_requested
     ), held AS (
       UPDATE jobs SET lease_until = ${NOW} + $8::bigint
@@ -41,6 +44,7 @@ export async function heartbeat(db: PgDb, beat: Beat): Promise<BeatReply> {
         beat.supervisor,
         beat.currentJob,
         beat.leaseMs,
+        beat.processStartedAt ?? null,
       ],
     ));
   return { stop: row.stop === true, held: row.held as string[] };

@@ -180,16 +180,20 @@ export class SqliteDb {
     return (this.#dataVersion.get() as Row).data_version !== this.#seen;
   }
 
-  /** Resolves when another connection committed a write since the last claim (or now), or after `ms`. */
-  async waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves `true` when another connection committed a write since the last
+   * claim (or now), `false` after `ms` or on abort.
+   */
+  async waitForChange(ms: number, signal?: AbortSignal): Promise<boolean> {
     const version = () => (this.#dataVersion.get() as Row).data_version;
     // From the last claim on: a write between that claim and this wait counts.
     const start = this.#seen ?? version();
     const deadline = performance.now() + ms;
     while (!signal?.aborted && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(CHANGE_CHECK_MS, ms)));
-      if (version() !== start) return;
+      if (version() !== start) return true;
     }
+    return false;
   }
 
   close(): void {

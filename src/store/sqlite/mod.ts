@@ -222,7 +222,7 @@ export class SqliteStore implements Store {
   hasChanged(): boolean {
     return this.#db.hasChanged();
   }
-  waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
+  waitForChange(ms: number, signal?: AbortSignal): Promise<boolean> {
     return this.#db.waitForChange(ms, signal);
   }
   async close(): Promise<void> {

@@ -108,7 +108,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     last_tick    INTEGER
   ) WITHOUT ROWID;
   `,
-  // 3: named queues with limits and pause, dependencies (state 'blocked'), partial output.
+  // 3: when each registered process started, as its OS tells: with the host and the pid it
+  // shows that a local process is gone even if its pid was reused (worker/liveness.ts).
+  `
+  ALTER TABLE workers ADD COLUMN process_started_at INTEGER;
+  `,
+  // 4: named queues with limits and pause, dependencies (state 'blocked'), partial output.
   `
   ALTER TABLE jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
   -- The job's dependencies as enqueued (a JSON array of ids), NULL when none.

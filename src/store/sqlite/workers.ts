@@ -17,10 +17,13 @@ export async function heartbeat(db: SqliteDb, beat: Beat): Promise<BeatReply> {
   const now = db.now();
   return await db.tx(() => {
     const worker = db.sql(`
-      INSERT INTO workers (id, kind, host, pid, supervisor, started_at, heartbeat_at, current_job)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      INSERT INTO workers (id, kind, host, pid, supervisor, started_at, heartbeat_at, current_job,
+                           process_started_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
-                                     current_job = excluded.current_job
+                                     current_job = excluded.current_job,
+                                     process_started_at = coalesce(workers.process_started_at,
+                                                                   excluded.process_started_at)
       RETURNING stop_requested`).get(
       beat.id,
       beat.kind,
@@ -30,6 +33,7 @@ export async function heartbeat(db: SqliteDb, beat: Beat): Promise<BeatReply> {
       now,
       now,
       beat.currentJob,
+      beat.processStartedAt ?? null,
     ) as Row;
     const held = db.sql(`
       UPDATE jobs INDEXED BY jobs_lease SET lease_until = ?
