@@ -17,6 +17,7 @@ import { fleet } from "./fleet.ts";
 import { housekeeping } from "./housekeeping.ts";
 import { cliRows, pickupRows } from "./latency.ts";
 import { dropBenchSchemas, fmt, only, postgresUrl, quick, rows, tmp } from "./lib.ts";
+import { flow } from "./flow.ts";
 import { idleClaims, scale } from "./scale.ts";
 import { memory, throughput } from "./throughput.ts";
 
@@ -27,6 +28,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   cli: cliRows,
   scale,
   idle: idleClaims,
+  flow,
   memory,
   fleet,
   housekeeping,

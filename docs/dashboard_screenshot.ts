@@ -75,12 +75,16 @@ for (let minute = 0; minute < 54; minute++) {
 }
 await seeded.close();
 
-// Now: jobs waiting, a hostile command shown as text, and two busy workers.
+// Now: named queues (one limited, one paused), a job blocked behind a running one,
+// jobs waiting, a hostile command shown as text, and two busy workers.
 const enqueue = (args: string[]) => cli(home, ["enqueue", ...args]);
-await enqueue(["-c", "sleep 60 && ./deploy.sh production", "--id", "deploy-prod"]);
-await enqueue(["-c", "sleep 60 && make -C docs html", "--id", "build-docs"]);
+await cli(home, ["queue", "set", "deploys", "--concurrency", "1"]);
+await cli(home, ["pause", "reports"]);
+await enqueue(["-c", "sleep 60 && ./deploy.sh production", "--id", "deploy-prod", "-q", "deploys"]);
+await enqueue(["-c", "./scripts/announce.sh", "--id", "announce", "--after", "deploy-prod"]);
+await enqueue(["-c", "sleep 60 && make -C docs html", "--id", "build-docs", "-q", "docs"]);
 await enqueue(["-c", "<script>alert(1)</script>", "--id", "not-a-script", "--delay", "1h"]);
-await enqueue(["-c", "./scripts/nightly-report.sh", "--id", "nightly-report", "--delay", "6h"]);
+await enqueue(["-c", "./scripts/nightly-report.sh", "--id", "nightly-report", "-q", "reports"]);
 const workers = spawnCli(home, ["worker", "start", "--count", "2"]);
 const store = openSqliteStore(db);
 // A generated token, in memory only; dashboard.url carries it as the CLI's printed URL does.
@@ -92,7 +96,7 @@ try {
     async () => (await store.listWorkers()).filter((w) => w.currentJob).length === 2,
   );
   const page = await chromium.browser.newPage();
-  await page.setViewport({ width: 1280, height: 1180 });
+  await page.setViewport({ width: 1280, height: 1400 });
   await page.goto(dashboard.url, { waitUntil: "load" });
   await waitFor(
     "the page to fill in",

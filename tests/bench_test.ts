@@ -31,6 +31,8 @@ Deno.test({
         "sqlite: enqueue --file of 5000 jobs",
         "sqlite: queuectl status",
         "sqlite: claim+complete with 5,000 stored",
+        "sqlite: claim+complete, 10 queues (2 paused, 1 limited), 5,000 blocked",
+        "sqlite: idle claim, the same 10 queues, 5,000 blocked",
         "sqlite: peak RSS, one worker",
         "sqlite: longest claim pause during the purge of 20,000",
         "sqlite: soak, db size at 8 s",

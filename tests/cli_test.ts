@@ -73,8 +73,8 @@ Deno.test({
       assert.equal(list.length, 7);
       assert.equal((await cliJson<unknown[]>(home, ["list", "--limit", "3"])).length, 3);
       const table = await cli(home, ["list", "--state", "pending"]);
-      assert.match(table.stdout, /^ID +STATE +TRIES +PRI +WHEN +COMMAND\n/);
-      assert.match(table.stdout, /\nb +pending +0\/1 +-2 +in [45]m/);
+      assert.match(table.stdout, /^ID +STATE +QUEUE +TRIES +PRI +WHEN +COMMAND\n/);
+      assert.match(table.stdout, /\nb +pending +default +0\/1 +-2 +in [45]m/);
       assert.ok(!table.stdout.includes("\x1b["), "no colour when piped");
 
       const status = await cliJson<{ jobs: Record<string, number>; total: number }>(home, [
@@ -255,7 +255,7 @@ Deno.test({
         [["enqueue", "-c", "x", "--bogus"], /unknown option '--bogus'/],
         [
           ["list", "--state", "finished"],
-          /Valid states: pending, processing, completed, failed, dead, cancelled/,
+          /Valid states: blocked, pending, processing, completed, failed, dead, cancelled/,
         ],
         [["list", "--limit", "0"], /whole number from 1/],
         [["list", "--limit", "ten"], /whole number from 1/],

@@ -201,7 +201,7 @@ Deno.test("completions: the PowerShell script registers a native completer with 
   assert.match(script, /'worker' = @\('start', 'stop', 'list'\)/);
   assert.match(
     script,
-    /'list\|--state' = @\('pending', 'processing', 'completed', 'failed', 'dead', 'cancelled'\)/,
+    /'list\|--state' = @\('blocked', 'pending', 'processing', 'completed', 'failed', 'dead', 'cancelled'\)/,
   );
   assert.match(script, /'config set\|0' = @\('max-retries', /);
   assert.match(script, /'purge\|--queue' = @\('@queues'\)/);

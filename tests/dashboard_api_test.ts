@@ -20,6 +20,7 @@ Deno.test("api: status has the counts and workers of `status --json`, plus the l
     const { status, body } = await request(`${base}/api/status`);
     assert.equal(status, 200);
     assert.deepEqual(body.jobs, {
+      blocked: 0,
       pending: 1,
       processing: 0,
       completed: 1,
@@ -117,6 +118,7 @@ Deno.test("api: retry and cancel change the Store as `dlq retry` and `cancel` do
 
     const cancelled = await post(base, "/api/jobs/queued/cancel");
     assert.deepEqual(cancelled.body, {
+      cascaded: [],
       id: "queued",
       previous_state: "pending",
       state: "cancelled",
@@ -146,7 +148,7 @@ Deno.test("api: bad ids are 404 JSON, bad parameters 400 JSON, wrong methods 405
       ["/api/jobs/nope", 404, /No job with id "nope"/],
       ["/api/jobs/nope/logs", 404, /No job with id "nope"/],
       ["/api/jobs/%E0%A4%A", 400, /not valid URL encoding/],
-      ["/api/jobs?state=bogus", 400, /Unknown state "bogus"; valid states: pending, /],
+      ["/api/jobs?state=bogus", 400, /Unknown state "bogus"; valid states: blocked, pending, /],
       ["/api/jobs?limit=0", 400, /limit must be a whole number from 1 to 500, got "0"/],
       ["/api/jobs?limit=abc", 400, /limit must be/],
       ["/api/jobs?limit=501", 400, /limit must be/],

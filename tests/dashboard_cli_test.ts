@@ -87,7 +87,7 @@ Deno.test("dashboard: on loopback it requires the token it printed and keeps in 
       assert.equal(byQuery.body.id, "one");
       const metrics = await request(`${base}/metrics`, { headers: bearer(fromFile) });
       assert.equal(metrics.status, 200);
-      assert.match(metrics.body, /^queuectl_jobs\{state="pending"\} 1$/m);
+      assert.match(metrics.body, /^queuectl_jobs\{queue="default",state="pending"\} 1$/m);
       const page = await request(url);
       assert.equal(page.status, 200);
       assert.match(page.body, /<title>queuectl dashboard<\/title>/);

@@ -47,9 +47,11 @@ Deno.test("/metrics: gauges, run counters and a run-time histogram in Prometheus
     assert.equal(reply.status, 200);
     assert.equal(reply.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
     const m = parse(reply.body);
-    assert.equal(m.get('queuectl_jobs{state="pending"}'), 1);
-    assert.equal(m.get('queuectl_jobs{state="completed"}'), 3);
-    assert.equal(m.get('queuectl_jobs{state="dead"}'), 1);
+    assert.equal(m.get('queuectl_jobs{queue="default",state="pending"}'), 1);
+    assert.equal(m.get('queuectl_jobs{queue="default",state="completed"}'), 3);
+    assert.equal(m.get('queuectl_jobs{queue="default",state="dead"}'), 1);
+    assert.equal(m.get('queuectl_jobs{queue="default",state="blocked"}'), 0);
+    assert.equal(m.get('queuectl_queue_paused{queue="default"}'), 0);
     assert.equal(m.get('queuectl_runs_total{outcome="completed"}'), 3);
     assert.equal(m.get('queuectl_runs_total{outcome="failed"}'), 1);
     assert.equal(m.get('queuectl_runs_total{outcome="lost"}'), 0);
@@ -74,6 +76,18 @@ Deno.test("/metrics: gauges, run counters and a run-time histogram in Prometheus
     assert.equal(next.get('queuectl_runs_total{outcome="failed"}'), 2);
     assert.equal(next.get("queuectl_run_duration_seconds_count"), 6);
     assert.equal(next.get("queuectl_oldest_pending_age_seconds"), 0, "nothing pending");
+
+    // Every queue gets its own samples.
+    await store.enqueue([
+      newJob("m1", "true", { queue: "mail" }),
+      newJob("m2", "true", { queue: "mail", after: ["m1"] }),
+    ]);
+    await store.setPaused(["mail"], true);
+    const queues = parse((await request(`${base}/metrics`)).body);
+    assert.equal(queues.get('queuectl_jobs{queue="mail",state="pending"}'), 1);
+    assert.equal(queues.get('queuectl_jobs{queue="mail",state="blocked"}'), 1);
+    assert.equal(queues.get('queuectl_jobs{queue="default",state="pending"}'), 0);
+    assert.equal(queues.get('queuectl_queue_paused{queue="mail"}'), 1);
   });
 });
 

@@ -66,6 +66,7 @@ Deno.test("metrics --json: figures match the ones worked out by hand", async () 
     assert.equal(json.window_seconds, 3600);
     assert.equal(Date.parse(json.until) - Date.parse(json.since), 3_600_000);
     assert.deepEqual(json.jobs, {
+      blocked: 0,
       pending: 1,
       processing: 0,
       completed: 9,

@@ -19,7 +19,15 @@ Deno.test("metricsToJson: seconds, rates over the window, dense per-minute serie
   const metrics: Metrics = {
     since,
     until: since + 3 * 60_000,
-    counts: { pending: 2, processing: 1, completed: 9, failed: 0, dead: 1, cancelled: 0 },
+    counts: {
+      blocked: 0,
+      pending: 2,
+      processing: 1,
+      completed: 9,
+      failed: 0,
+      dead: 1,
+      cancelled: 0,
+    },
     oldestPendingAt: since + 60_000,
     completed: 9,
     failed: 3,
@@ -58,7 +66,15 @@ Deno.test("metricsToJson: no runs means no rate and no run times", () => {
   const json = metricsToJson({
     since: 0,
     until: 60_000,
-    counts: { pending: 0, processing: 0, completed: 0, failed: 0, dead: 0, cancelled: 0 },
+    counts: {
+      blocked: 0,
+      pending: 0,
+      processing: 0,
+      completed: 0,
+      failed: 0,
+      dead: 0,
+      cancelled: 0,
+    },
     oldestPendingAt: null,
     completed: 0,
     failed: 0,

@@ -347,7 +347,7 @@ pgTest("counts kept by triggers match the jobs table", async (schema) => {
   }
 });
 
-pgTest("the claim query walks the claim index", async (schema) => {
+pgTest("the claim walks each queue's part of the claim index", async (schema) => {
   const store = await open(schema);
   try {
     await store.enqueue(
@@ -358,7 +358,7 @@ pgTest("the claim query walks the claim index", async (schema) => {
       await sql.unsafe("ANALYZE jobs");
       const rows = await sql.unsafe(`
         EXPLAIN SELECT seq FROM jobs
-        WHERE state IN ('pending', 'failed') AND run_at <= 0
+        WHERE queue = 'default' AND state IN ('pending', 'failed') AND run_at <= 0
         ORDER BY priority DESC, run_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED`);
       return rows.map((row) => row["QUERY PLAN"]).join("\n");
     });

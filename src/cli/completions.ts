@@ -39,13 +39,10 @@ export function completionScript(program: Command, shell: CompletionShell): stri
   }
 }
 
-/**
- * Queue names to offer. TODO(queues, SPEC §9): when the store lists queues
- * (`queue list`), return those; until then every job is in "default", and
- * schedules may name others.
- */
+/** Queue names to offer: every queue (`queue list`), and those schedules name. */
 async function queueNames(store: Store): Promise<string[]> {
-  const named = (await store.listSchedules()).map((schedule) => schedule.queue);
+  const [{ queues }, schedules] = await Promise.all([store.listQueues(), store.listSchedules()]);
+  const named = [...queues.map((queue) => queue.name), ...schedules.map((s) => s.queue)];
   return [...new Set([DEFAULT_QUEUE, ...named])].sort();
 }
 

@@ -19,6 +19,8 @@ const FLAG_FIELDS = {
   delay: "delay",
   timeout: "timeout",
   cwd: "cwd",
+  queue: "queue",
+  after: "after",
 } as const;
 
 async function readInput(path: string): Promise<string> {
@@ -64,6 +66,12 @@ export function registerEnqueue(program: Program): void {
     .option("--delay <duration>", "run after this long: seconds or 90s, 5m, 2h")
     .option("--timeout <duration>", "kill the job after this long (default: config job-timeout)")
     .option("--cwd <dir>", "working directory (default: the current one)")
+    .option("-q, --queue <queue>", "named queue (default: default)")
+    .option(
+      "--after <id>",
+      "run only after this job completed (repeatable; the job is blocked until then)",
+      (id: string, ids: string[] | undefined) => [...(ids ?? []), id],
+    )
     .option(
       "-f, --file <path>",
       "many jobs: a JSON array or NDJSON file, - for stdin; all or nothing",
@@ -77,6 +85,7 @@ Examples:
   queuectl enqueue -c "echo hello" --delay 5m
   queuectl enqueue '{"id":"job1","command":"sleep 2","max_retries":3}'
   queuectl enqueue --file jobs.ndjson
+  queuectl enqueue -c "make deploy" --queue deploys --after build-1 --after test-1
   queuectl enqueue -c "./report.sh" --id report-2026-11-30 --if-absent
   PowerShell: queuectl enqueue -c "Get-Date" --priority 5`,
     )

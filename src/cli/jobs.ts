@@ -3,14 +3,20 @@
  * @module
  */
 
-import { QueueError, quote } from "../core/errors.ts";
+import { invalid, QueueError, quote } from "../core/errors.ts";
 import { formatDuration } from "../core/duration.ts";
-import { attemptToJson, jobToJson, logsToJson } from "../core/format.ts";
+import { attemptToJson, jobToJson, logsToJson, waitingToJson } from "../core/format.ts";
+import { parseQueueName } from "../core/queue_name.ts";
 import type { Job } from "../core/types.ts";
+import type { Store } from "../store/store.ts";
 import { jobState, positiveInt } from "./args.ts";
 import { withStore } from "./context.ts";
+import { followLogs } from "./follow.ts";
 import type { Program } from "./mod.ts";
 import { dim, out, paintState, printJson, printTable, relative, timestamp } from "./output.ts";
+
+/** Rows `list` shows when not told otherwise. */
+const DEFAULT_LIST_LIMIT = 20;
 
 /** One table row per job, as `list` and `dlq list` print them. */
 export function jobRows(jobs: Job[]): string[][] {
@@ -30,6 +36,21 @@ export function jobRows(jobs: Job[]): string[][] {
 /** Header matching {@linkcode jobRows}. */
 export const JOB_HEADER = ["ID", "STATE", "TRIES", "PRI", "WHEN", "COMMAND"];
 
+/** `list`'s rows: {@linkcode jobRows} with the queue after the state. */
+function listRows(jobs: Job[]): string[][] {
+  return jobRows(jobs).map((row, i) => [...row.slice(0, 2), jobs[i].queue, ...row.slice(2)]);
+}
+
+/** What a blocked job waits for, for `show`: its unfinished dependencies, and a dead one. */
+async function waitingFor(store: Store, job: Job): Promise<Record<string, unknown>> {
+  if (job.after.length === 0) return waitingToJson([], null);
+  const [dependencies, standings] = await Promise.all([
+    store.dependencies(job.id),
+    job.state === "blocked" ? store.standings([job.id]) : Promise.resolve([]),
+  ]);
+  return waitingToJson(dependencies, standings[0]?.deadDependency ?? null);
+}
+
 function notFound(id: string): QueueError {
   return new QueueError("not_found", `No job with id ${quote(id)}`);
 }
@@ -39,14 +60,40 @@ export function registerJobs(program: Program): void {
   program.command("list")
     .description("list jobs, newest first")
     .option("-s, --state <state>", "only jobs in this state", jobState)
-    .option("-n, --limit <n>", "at most this many (default 20)", positiveInt(100_000), 20)
+    .option("-q, --queue <queue>", "only jobs of this queue")
+    .option(
+      "-n, --limit <n>",
+      `at most this many (default ${DEFAULT_LIST_LIMIT})`,
+      positiveInt(100_000),
+    )
+    .option("-a, --all", "every matching job, however many")
     .option("--json", "print JSON")
     .action(async (options, command) => {
+      if (options.all && options.limit !== undefined) {
+        throw invalid("Give --limit or --all, not both");
+      }
+      const queue = options.queue === undefined
+        ? undefined
+        : parseQueueName(options.queue, "--queue");
+      const filter = { state: options.state, queue };
+      const limit = options.all ? Number.MAX_SAFE_INTEGER : options.limit ?? DEFAULT_LIST_LIMIT;
       await withStore(command.optsWithGlobals(), async (store) => {
-        const jobs = await store.listJobs({ state: options.state, limit: options.limit });
+        const jobs = await store.listJobs({ ...filter, limit });
         if (options.json) return printJson(jobs.map(jobToJson));
-        if (jobs.length === 0) return out(options.state ? `No ${options.state} jobs.` : "No jobs.");
-        printTable(JOB_HEADER, jobRows(jobs));
+        const what = `${options.state ? `${options.state} ` : ""}jobs${
+          queue === undefined ? "" : ` in queue ${queue}`
+        }`;
+        if (jobs.length === 0) return out(`No ${what}.`);
+        printTable([...JOB_HEADER.slice(0, 2), "QUEUE", ...JOB_HEADER.slice(2)], listRows(jobs));
+        // Say when rows were left out: a silent cut once misled a script.
+        const total = jobs.length < limit ? jobs.length : await store.countJobs(filter);
+        if (total > jobs.length) {
+          out(
+            `Showing ${jobs.length.toLocaleString("en-US")} of ${
+              total.toLocaleString("en-US")
+            } ${what}; use --limit N or --all to see more`,
+          );
+        }
       });
     });
 
@@ -58,15 +105,20 @@ export function registerJobs(program: Program): void {
       await withStore(command.optsWithGlobals(), async (store) => {
         const job = await store.getJob(id);
         if (!job) throw notFound(id);
-        const attempts = await store.attempts(id);
+        const [attempts, waiting] = await Promise.all([store.attempts(id), waitingFor(store, job)]);
         if (options.json) {
-          return printJson({ ...jobToJson(job), history: attempts.map(attemptToJson) });
+          return printJson({ ...jobToJson(job), ...waiting, history: attempts.map(attemptToJson) });
         }
         const now = Date.now();
         const fields: [string, string][] = [
           ["id", job.id],
           ["command", job.command],
           ["state", paintState(job.state)],
+          ["queue", job.queue],
+          ...(job.after.length ? [["after", job.after.join(", ")] as [string, string]] : []),
+          ...(job.state === "blocked"
+            ? [["waiting for", describeWaiting(waiting)] as [string, string]]
+            : []),
           [
             "attempts",
             `${job.attempts} of at most ${job.maxRetries + 1} (max_retries ${job.maxRetries})`,
@@ -108,8 +160,21 @@ export function registerJobs(program: Program): void {
     .description("captured stdout and stderr of a job's last (or K-th) attempt")
     .argument("<id>", "job id")
     .option("-a, --attempt <k>", "attempt number as listed by show", positiveInt(1_000_000))
+    .option(
+      "-f, --follow",
+      "stream the current run's output as it comes (waits for a job to start); " +
+        "exit 0 if that run completes, 1 otherwise",
+    )
     .option("--json", "print JSON")
     .action(async (id, options, command) => {
+      if (options.follow && (options.attempt !== undefined || options.json)) {
+        throw invalid("--follow streams the current run as text; leave out --attempt and --json");
+      }
+      if (options.follow) {
+        const code = await withStore(command.optsWithGlobals(), (store) => followLogs(store, id));
+        if (code !== 0) Deno.exit(code);
+        return;
+      }
       await withStore(command.optsWithGlobals(), async (store) => {
         const logs = await store.logs(id, options.attempt);
         if (!logs) {
@@ -148,12 +213,32 @@ export function registerJobs(program: Program): void {
           }
         }
         for (const id of ids) {
-          const previous = await store.cancel(id);
+          const { previous, cascaded } = await store.cancel(id);
           if (previous === "cancelled") out(`${id}: already cancelled`);
           else if (previous === "processing") {
             out(`${id}: cancelled; its running process will be killed`);
           } else out(`${id}: cancelled`);
+          if (cascaded.length > 0) {
+            const shown = cascaded.slice(0, 10).join(", ") + (cascaded.length > 10 ? ", …" : "");
+            out(
+              `${id}: also cancelled ${cascaded.length} blocked job${
+                cascaded.length === 1 ? "" : "s"
+              } that depended on it: ${shown}`,
+            );
+          }
         }
       });
     });
+}
+
+/** The "waiting for" line of `show` for a blocked job. */
+function describeWaiting(waiting: Record<string, unknown>): string {
+  const open = waiting.waiting_for as { id: string; state: string }[];
+  const list = open.map((d) => `${d.id} (${d.state})`).join(", ") || "-";
+  const dead = waiting.blocked_by_dead as string | null;
+  return dead !== null && !open.some((d) => d.id === dead)
+    ? `${list}; stuck behind dead job ${dead} (dlq retry it to go on)`
+    : dead !== null
+    ? `${list}; dlq retry ${dead} to go on`
+    : list;
 }

@@ -13,6 +13,8 @@ import { registerStatus } from "./status.ts";
 import { registerWorker } from "./worker.ts";
 import { registerMetrics } from "./metrics.ts";
 import { registerDashboard } from "./dashboard.ts";
+import { registerQueue } from "./queue.ts";
+import { registerWait } from "./wait.ts";
 import { registerPurge } from "./purge.ts";
 import { registerSchedule } from "./schedule.ts";
 import { registerCompletions } from "./completions.ts";
@@ -46,6 +48,7 @@ Examples:
   queuectl enqueue -c "echo hello" --max-retries 2
   queuectl enqueue '{"id":"build-1","command":"make","priority":5}'
   queuectl worker start --count 4
+  queuectl wait build-1 && echo done
   queuectl status
   queuectl logs build-1
 
@@ -60,6 +63,8 @@ export function buildProgram(): Program {
   registerWorker(program);
   registerStatus(program);
   registerJobs(program);
+  registerQueue(program);
+  registerWait(program);
   registerDlq(program);
   registerConfig(program);
   registerMetrics(program);

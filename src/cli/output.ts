@@ -15,6 +15,7 @@ export function useColor(): boolean {
 }
 
 const STATE_COLORS: Record<JobState, number> = {
+  blocked: 35,
   pending: 36,
   processing: 34,
   completed: 32,

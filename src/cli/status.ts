@@ -17,10 +17,11 @@ export function registerStatus(program: Program): void {
     .option("--json", "print JSON")
     .action(async (options, command) => {
       await withStore(command.optsWithGlobals(), async (store) => {
-        const [counts, workers, oldest] = await Promise.all([
+        const [counts, workers, oldest, queues] = await Promise.all([
           store.counts(),
           store.listWorkers(),
           store.oldestPending(),
+          store.listQueues(),
         ]);
         const now = Date.now();
         const age = oldest === null ? null : Math.max(0, (now - oldest) / 1000);
@@ -34,12 +35,17 @@ export function registerStatus(program: Program): void {
               oldestPendingAt: oldest,
               now,
               database: store.location,
+              queues,
             }),
           );
         }
         const width = Math.max(...JOB_STATES.map((s) => s.length)) + 2;
         for (const state of JOB_STATES) {
-          const note = state === "failed" && counts.failed > 0 ? dim("  (waiting to retry)") : "";
+          const note = state === "failed" && counts.failed > 0
+            ? dim("  (waiting to retry)")
+            : state === "blocked" && counts.blocked > 0
+            ? dim("  (waiting for other jobs)")
+            : "";
           out(
             `${paintState(state)}${" ".repeat(width - state.length)}${
               String(counts[state]).padStart(8)
@@ -53,6 +59,12 @@ export function registerStatus(program: Program): void {
           } busy (${supervisors.length} supervisor${supervisors.length === 1 ? "" : "s"})`,
         );
         out(`oldest pending ${age === null ? "-" : formatDuration(age)}`);
+        const paused = queues.queues.filter((q) => q.paused).map((q) => q.name);
+        if (queues.newQueuesPaused && paused.length === queues.queues.length) {
+          out("paused         every queue, and new ones");
+        } else if (queues.newQueuesPaused) {
+          out(`paused         ${paused.join(", ") || "none"}; new queues start paused`);
+        } else if (paused.length > 0) out(`paused         ${paused.join(", ")}`);
         out(dim(`database       ${store.location}`));
       });
     });

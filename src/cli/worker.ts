@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { invalid, QueueError } from "../core/errors.ts";
 import { parseDuration } from "../core/duration.ts";
 import { workerToJson } from "../core/format.ts";
+import { parseQueueList } from "../core/queue_name.ts";
 import { openStore } from "../store/store.ts";
 import type { WorkerEvent } from "../worker/events.ts";
 import { readSupervisorPipe, relayedFor, WakeSignal, withRelayedWakeups } from "../worker/wake.ts";
@@ -31,11 +32,13 @@ export function registerWorker(program: Program): void {
     .description("run N worker processes under a supervisor in the foreground")
     .option("-n, --count <n>", "number of worker processes (default 1)", positiveInt(256), 1)
     .option("--drain", "exit once nothing is pending, processing or waiting to retry")
+    .option("-q, --queue <names>", "claim only from these queues, comma-separated (default: all)")
     .option("-d, --detach", "run in the background (log in <home>/worker.log); print the pid")
     .option("--log-file <path>", "append the log to this file instead of stdout")
     .action(async (options, command) => {
       const globals = command.optsWithGlobals();
       const db = resolveDb(globals.db);
+      const queues = options.queue === undefined ? undefined : parseQueueList(options.queue);
       if (options.detach) {
         const home = resolveHome();
         await Deno.mkdir(home, { recursive: true, mode: 0o700 });
@@ -51,6 +54,7 @@ export function registerWorker(program: Program): void {
           logFile,
         ];
         if (options.drain) args.push("--drain");
+        if (queues) args.push("--queue", queues.join(","));
         const { selfCommand } = await import("../worker/self_command.ts");
         const self = selfCommand(args);
         const child = new Deno.Command(self.program, {
@@ -99,6 +103,7 @@ export function registerWorker(program: Program): void {
           db,
           count: options.count,
           drain: !!options.drain,
+          queues,
           host: hostName(),
           log,
         });
@@ -174,6 +179,7 @@ export function registerWorker(program: Program): void {
     .description("one worker process (started by worker start)")
     .requiredOption("--id <id>", "worker id")
     .option("--supervisor <id>", "supervisor id")
+    .option("--queue <names>", "claim only from these queues, comma-separated")
     .option("--group-leader", "this process leads its own process group (Unix)")
     .action(async (options, command) => {
       const db = resolveDb(command.optsWithGlobals().db);
@@ -216,6 +222,7 @@ export function registerWorker(program: Program): void {
           store,
           stop: stop.signal,
           emit,
+          queues: options.queue === undefined ? undefined : parseQueueList(options.queue),
           flushEvents,
         });
       } finally {

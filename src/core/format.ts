@@ -4,7 +4,15 @@
  * @module
  */
 
-import type { Attempt, AttemptLogs, Job, StateCounts, WorkerInfo } from "./types.ts";
+import type {
+  Attempt,
+  AttemptLogs,
+  Dependency,
+  Job,
+  QueueList,
+  StateCounts,
+  WorkerInfo,
+} from "./types.ts";
 
 /** ISO-8601 UTC text of a time, or `null`. */
 export function iso(ms: number | null): string | null {
@@ -16,6 +24,8 @@ export function jobToJson(job: Job): Record<string, unknown> {
   return {
     id: job.id,
     command: job.command,
+    queue: job.queue,
+    after: job.after,
     state: job.state,
     attempts: job.attempts,
     max_retries: job.maxRetries,
@@ -62,6 +72,34 @@ export function workerToJson(worker: WorkerInfo): Record<string, unknown> {
   };
 }
 
+/** The JSON shape of `queue list --json` (and the dashboard's `/api/queues`). */
+export function queuesToJson(list: QueueList): Record<string, unknown> {
+  return {
+    queues: list.queues.map((queue) => ({
+      name: queue.name,
+      paused: queue.paused,
+      concurrency: queue.concurrency,
+      jobs: queue.counts,
+    })),
+    new_queues_paused: list.newQueuesPaused,
+  };
+}
+
+/**
+ * What a job waits for, as `show --json` and the dashboard give it: the
+ * dependencies that have not completed, and the dead job it is stuck behind
+ * (directly or through other blocked jobs), if any.
+ */
+export function waitingToJson(
+  dependencies: Dependency[],
+  deadDependency: string | null,
+): Record<string, unknown> {
+  return {
+    waiting_for: dependencies.filter((d) => d.state !== "completed"),
+    blocked_by_dead: deadDependency,
+  };
+}
+
 /** What `status` reads from the store. */
 export interface StatusSnapshot {
   counts: StateCounts;
@@ -73,6 +111,8 @@ export interface StatusSnapshot {
   now: number;
   /** Where the data is (path or URL without password). */
   database: string;
+  /** Queues, for the paused ones (left out: none shown). */
+  queues?: QueueList;
 }
 
 /** The JSON shape of `status --json` (and the base of the dashboard's `/api/status`). */
@@ -88,6 +128,8 @@ export function statusToJson(status: StatusSnapshot): Record<string, unknown> {
     supervisors: status.workers.length - live.length,
     busy_workers: live.filter((worker) => worker.currentJob).length,
     oldest_pending_seconds: age === null ? null : Math.round(age * 1000) / 1000,
+    paused_queues: status.queues?.queues.filter((q) => q.paused).map((q) => q.name) ?? [],
+    new_queues_paused: status.queues?.newQueuesPaused ?? false,
     database: status.database,
   };
 }

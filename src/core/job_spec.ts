@@ -8,6 +8,7 @@ import { isAbsolute, resolve } from "node:path";
 import { invalid, QueueError, quote } from "./errors.ts";
 import { parseDuration } from "./duration.ts";
 import { newJobId } from "./ids.ts";
+import { DEFAULT_QUEUE, parseQueueName } from "./queue_name.ts";
 import type { NewJob } from "./types.ts";
 
 /** Longest command accepted: the largest single argument Linux passes to a shell. */
@@ -15,7 +16,18 @@ export const MAX_COMMAND_BYTES = 131_071;
 /** Longest job id. */
 export const MAX_ID_LENGTH = 200;
 
-const FIELDS = ["id", "command", "max_retries", "priority", "run_at", "delay", "timeout", "cwd"];
+const FIELDS = [
+  "id",
+  "command",
+  "max_retries",
+  "priority",
+  "run_at",
+  "delay",
+  "timeout",
+  "cwd",
+  "queue",
+  "after",
+];
 const FIELD_SET = new Set(FIELDS);
 const ISO_TIME =
   /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/i;
@@ -39,6 +51,15 @@ export interface SpecOptions {
   flags?: boolean;
   /** Prefix for messages, such as `Line 7`. */
   where?: string;
+}
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/** Whether `id` is a valid job id. */
+function validId(id: unknown): id is string {
+  return typeof id === "string" && id.length >= 1 && id.length <= MAX_ID_LENGTH &&
+    !CONTROL.test(id);
 }
 
 function integer(label: string, value: unknown, min: number, max: number): number {
@@ -93,8 +114,7 @@ export function parseJobSpec(
       if (typeof spec.id !== "string") {
         throw invalid(`${label("id")} must be a string, got ${quote(spec.id)}`);
       }
-      // deno-lint-ignore no-control-regex
-      if (spec.id.length < 1 || spec.id.length > MAX_ID_LENGTH || /[\x00-\x1f\x7f]/.test(spec.id)) {
+      if (!validId(spec.id)) {
         throw invalid(
           `${
             label("id")
@@ -164,7 +184,25 @@ export function parseJobSpec(
       cwd = isAbsolute(spec.cwd) ? spec.cwd : resolve(defaults.cwd, spec.cwd);
     }
 
-    return { id, command, maxRetries, priority, runAt, timeout, cwd };
+    const queue = spec.queue === undefined
+      ? DEFAULT_QUEUE
+      : parseQueueName(spec.queue, label("queue"));
+
+    let after: string[] = [];
+    if (spec.after !== undefined) {
+      const list = spec.after;
+      if (!Array.isArray(list) || !list.every(validId)) {
+        throw invalid(
+          `${label("after")} must be ${options.flags ? "job ids" : "an array of job ids"}, got ${
+            quote(list)
+          }`,
+        );
+      }
+      after = [...new Set(list)];
+      if (after.includes(id)) throw invalid(`Job ${quote(id)} cannot run after itself`);
+    }
+
+    return { id, command, maxRetries, priority, runAt, timeout, cwd, queue, after };
   } catch (error) {
     if (error instanceof QueueError && options.where) {
       throw invalid(`${options.where}: ${error.message}`);
@@ -248,5 +286,26 @@ export function parseJobBatch(text: string, defaults: SpecDefaults): NewJob[] {
     }
     seen.add(job.id);
   }
+  checkBatchOrder(jobs);
   return jobs;
+}
+
+/**
+ * Refuses a job of a batch that runs after a job coming later in the same
+ * batch: an `after` id must name a stored job or an earlier one of the batch.
+ */
+export function checkBatchOrder(jobs: readonly NewJob[]): void {
+  const position = new Map<string, number>();
+  jobs.forEach((job, index) => position.set(job.id, index));
+  jobs.forEach((job, index) => {
+    for (const dependency of job.after ?? []) {
+      const at = position.get(dependency);
+      if (at !== undefined && at > index) {
+        throw invalid(
+          `Job ${quote(job.id)} runs after ${quote(dependency)}, which comes later in the ` +
+            `batch; a job may only run after stored jobs or earlier ones of the batch`,
+        );
+      }
+    }
+  });
 }

@@ -137,10 +137,7 @@ export function tickJobId(name: string, tick: number): string {
   return `${name}@${tickText(tick)}`;
 }
 
-/**
- * The job a schedule enqueues for `tick`: due at the tick, with the schedule's fields.
- * TODO(queues, SPEC §9): when jobs gain their `queue` field, set it to `schedule.queue`.
- */
+/** The job a schedule enqueues for `tick`: due at the tick, with the schedule's fields. */
 export function tickJob(schedule: Schedule, tick: number): NewJob {
   return {
     id: tickJobId(schedule.name, tick),
@@ -150,6 +147,7 @@ export function tickJob(schedule: Schedule, tick: number): NewJob {
     runAt: tick,
     timeout: schedule.timeout,
     cwd: schedule.cwd,
+    queue: schedule.queue,
   };
 }
 

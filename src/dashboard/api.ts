@@ -11,9 +11,12 @@ import {
   attemptToJson,
   jobToJson,
   logsToJson,
+  queuesToJson,
   statusToJson,
+  waitingToJson,
   workerToJson,
 } from "../core/format.ts";
+import { isQueueName } from "../core/queue_name.ts";
 import { MAX_METRICS_WINDOW_SECONDS, metricsToJson } from "../core/metrics.ts";
 import { scheduleToJson } from "../core/schedule.ts";
 import { JOB_STATES, type JobState } from "../core/types.ts";
@@ -70,6 +73,17 @@ function stateParam(url: URL): JobState | null {
   return text as JobState;
 }
 
+function queueParam(url: URL): string | undefined {
+  const text = url.searchParams.get("queue");
+  if (text === null || text === "") return undefined;
+  if (!isQueueName(text)) {
+    throw new BadParam(
+      `Parameter queue must be 1 to 64 characters of A-Z a-z 0-9 _ . -, got ${quote(text)}`,
+    );
+  }
+  return text;
+}
+
 function windowParam(url: URL): number {
   const text = url.searchParams.get("since") ?? "1h";
   const seconds = parseDuration(text);
@@ -86,10 +100,11 @@ function notFound(id: string): QueueError {
 }
 
 async function status(store: Store): Promise<Response> {
-  const [counts, workers, oldestPendingAt] = await Promise.all([
+  const [counts, workers, oldestPendingAt, queues] = await Promise.all([
     store.counts(),
     store.listWorkers(),
     store.oldestPending(),
+    store.listQueues(),
   ]);
   return json({
     ...statusToJson({
@@ -98,6 +113,7 @@ async function status(store: Store): Promise<Response> {
       oldestPendingAt,
       now: Date.now(),
       database: store.location,
+      queues,
     }),
     live_workers: workers.map(workerToJson),
   });
@@ -105,21 +121,45 @@ async function status(store: Store): Promise<Response> {
 
 async function jobs(store: Store, url: URL): Promise<Response> {
   const state = stateParam(url);
+  const queue = queueParam(url);
   const limit = intParam(url, "limit", 1, MAX_PAGE, DEFAULT_PAGE);
   const offset = intParam(url, "offset", 0, 1_000_000_000, 0);
-  const [list, counts] = await Promise.all([
-    store.listJobs({ state: state ?? undefined, limit, offset }),
-    store.counts(),
+  const filter = { state: state ?? undefined, queue };
+  const [list, total] = await Promise.all([
+    store.listJobs({ ...filter, limit, offset }),
+    store.countJobs(filter),
   ]);
-  const total = state ? counts[state] : Object.values(counts).reduce((a, b) => a + b, 0);
-  return json({ state, limit, offset, total, jobs: list.map(jobToJson) });
+  return json({ state, queue: queue ?? null, limit, offset, total, jobs: list.map(jobToJson) });
 }
 
 async function job(store: Store, id: string): Promise<Response> {
   const found = await store.getJob(id);
   if (!found) throw notFound(id);
-  const history = await store.attempts(id);
-  return json({ ...jobToJson(found), history: history.map(attemptToJson) });
+  const [history, dependencies, standings] = await Promise.all([
+    store.attempts(id),
+    found.after.length ? store.dependencies(id) : Promise.resolve([]),
+    found.state === "blocked" ? store.standings([id]) : Promise.resolve([]),
+  ]);
+  return json({
+    ...jobToJson(found),
+    ...waitingToJson(dependencies, standings[0]?.deadDependency ?? null),
+    history: history.map(attemptToJson),
+  });
+}
+
+async function queues(store: Store): Promise<Response> {
+  return json(queuesToJson(await store.listQueues()));
+}
+
+/** Pauses or resumes queue `name`, or every queue (and new ones) when `name` is empty. */
+async function pause(store: Store, name: string, paused: boolean): Promise<Response> {
+  if (name !== "" && !isQueueName(name)) throw notFoundQueue(name);
+  await store.setPaused(name === "" ? "all" : [name], paused);
+  return json({ queue: name === "" ? null : name, paused });
+}
+
+function notFoundQueue(name: string): QueueError {
+  return new QueueError("not_found", `No queue can be named ${quote(name)}`);
 }
 
 async function logs(store: Store, id: string, url: URL): Promise<Response> {
@@ -139,8 +179,8 @@ async function logs(store: Store, id: string, url: URL): Promise<Response> {
 }
 
 async function cancel(store: Store, id: string): Promise<Response> {
-  const previous = await store.cancel(id);
-  return json({ id, previous_state: previous, state: "cancelled" });
+  const { previous, cascaded } = await store.cancel(id);
+  return json({ id, previous_state: previous, state: "cancelled", cascaded });
 }
 
 async function retryJob(store: Store, id: string): Promise<Response> {
@@ -189,6 +229,14 @@ const ROUTES: Record<string, Route> = {
   "jobs/:id/retry": { method: "POST", handle: (store, _request, _url, id) => retryJob(store, id) },
   "dlq/retry": { method: "POST", handle: (store, request) => retryDlq(store, request) },
   "metrics": { method: "GET", handle: (store, _request, url) => metrics(store, url) },
+  "queues": { method: "GET", handle: (store) => queues(store) },
+  "queues/pause": { method: "POST", handle: (store) => pause(store, "", true) },
+  "queues/resume": { method: "POST", handle: (store) => pause(store, "", false) },
+  "queues/:id/pause": { method: "POST", handle: (store, _r, _u, name) => pause(store, name, true) },
+  "queues/:id/resume": {
+    method: "POST",
+    handle: (store, _request, _url, name) => pause(store, name, false),
+  },
   "schedules": { method: "GET", handle: (store) => schedules(store) },
 };
 
@@ -196,11 +244,13 @@ const ROUTES: Record<string, Route> = {
 export async function handleApi(store: Store, request: Request, url: URL): Promise<Response> {
   const parts = url.pathname.slice("/api/".length).split("/");
   let id = "";
-  if (parts[0] === "jobs" && parts.length >= 2) {
+  // A job id, or a queue name before an action (`queues/pause` acts on every queue).
+  if ((parts[0] === "jobs" && parts.length >= 2) || (parts[0] === "queues" && parts.length >= 3)) {
     try {
       id = decodeURIComponent(parts[1]);
     } catch {
-      return jsonError(400, `Job id ${quote(parts[1])} is not valid URL encoding`);
+      const what = parts[0] === "jobs" ? "Job id" : "Queue name";
+      return jsonError(400, `${what} ${quote(parts[1])} is not valid URL encoding`);
     }
     parts[1] = ":id";
   }

@@ -1,6 +1,6 @@
 /**
  * The dashboard's script, served as `/app.js`. It polls the JSON API every
- * two seconds and builds every element that shows job data with
+ * two seconds (a running job's view and output every second) and builds every element that shows job data with
  * `textContent` / `createElement`, never from HTML text, so a job whose
  * command is `<script>…` shows as that text. It keeps the page's `?token=`
  * and sends it as `Authorization: Bearer` on every API call.
@@ -12,11 +12,13 @@
 /** The script. */
 export const APP_JS: string = String.raw`"use strict";
 (function () {
-  var STATES = ["pending", "processing", "completed", "failed", "dead", "cancelled"];
+  var STATES = ["blocked", "pending", "processing", "completed", "failed", "dead", "cancelled"];
+  var QUEUE_STATES = ["blocked", "pending", "processing", "failed", "dead", "completed"];
   var REFRESH_MS = 2000;
+  var LIVE_MS = 1000;
   var PAGE = 25;
   var token = new URLSearchParams(location.search).get("token");
-  var view = { state: "", offset: 0, total: 0, job: null, attempt: null, logsKey: null };
+  var view = { state: "", queue: "", offset: 0, total: 0, job: null, attempt: null, logsKey: null, live: false };
   var running = false;
   var again = false;
 
@@ -128,7 +130,7 @@ export const APP_JS: string = String.raw`"use strict";
         onclick: function () { act("jobs/" + encodeURIComponent(job.id) + "/retry"); },
       }));
     }
-    if (job.state === "pending" || job.state === "failed" || job.state === "processing") {
+    if (["blocked", "pending", "failed", "processing"].indexOf(job.state) >= 0) {
       buttons.push(el("button", {
         type: "button",
         className: "danger",
@@ -177,11 +179,57 @@ export const APP_JS: string = String.raw`"use strict";
       (status.oldest_pending_seconds === null ? "none" : duration(status.oldest_pending_seconds));
   }
 
+  // ── queues ────────────────────────────────────────────────────────────
+  function queueButton(name, paused) {
+    var verb = paused ? "resume" : "pause";
+    return el("button", {
+      type: "button",
+      text: verb,
+      data: { action: verb, queue: name },
+      onclick: function () { act("queues/" + encodeURIComponent(name) + "/" + verb); },
+    });
+  }
+
+  function renderQueues(data) {
+    var body = clear($("queues").tBodies[0]);
+    data.queues.forEach(function (q) {
+      body.append(el("tr", { data: { queue: q.name } }, [
+        el("td", {}, [el("a", { href: "#", text: q.name, onclick: function (event) {
+          event.preventDefault();
+          setQueue(view.queue === q.name ? "" : q.name);
+        } })]),
+        el("td", {}, [el("span", { className: "badge " + (q.paused ? "paused" : "active"), text: q.paused ? "paused" : "active" })]),
+        el("td", { text: q.concurrency === 0 ? "-" : q.concurrency }),
+      ].concat(QUEUE_STATES.map(function (state) {
+        return el("td", { text: q.jobs[state], data: { queueCount: state } });
+      })).concat([el("td", { className: "actions" }, [queueButton(q.name, q.paused)])])));
+    });
+    if (data.queues.length === 0) emptyRow("queues", 10, "No queues yet.");
+    var paused = data.queues.filter(function (q) { return q.paused; }).length;
+    $("queues-summary").textContent = data.queues.length + " queues, " + paused + " paused" +
+      (data.new_queues_paused ? "; new queues start paused" : "");
+    var filter = $("queue-filter");
+    var names = [""].concat(data.queues.map(function (q) { return q.name; }));
+    var shown = Array.prototype.map.call(filter.options, function (o) { return o.value; });
+    if (names.join("\u0000") !== shown.join("\u0000")) {
+      clear(filter);
+      names.forEach(function (name) { filter.append(el("option", { value: name, text: name || "all" })); });
+    }
+    filter.value = view.queue;
+  }
+
   // ── jobs table ────────────────────────────────────────────────────────
   function setFilter(state) {
     view.state = state;
     view.offset = 0;
     $("state-filter").value = state;
+    refresh();
+  }
+
+  function setQueue(queue) {
+    view.queue = queue;
+    view.offset = 0;
+    $("queue-filter").value = queue;
     refresh();
   }
 
@@ -192,6 +240,7 @@ export const APP_JS: string = String.raw`"use strict";
       body.append(el("tr", { data: { jobId: job.id } }, [
         el("td", {}, [jobLink(job.id)]),
         el("td", {}, [badge(job.state)]),
+        el("td", { text: job.queue }),
         el("td", { text: job.attempts + "/" + (job.max_retries + 1) }),
         el("td", { text: job.priority }),
         el("td", {}, [time(job.updated_at)]),
@@ -199,7 +248,9 @@ export const APP_JS: string = String.raw`"use strict";
         el("td", { className: "actions" }, actionButtons(job)),
       ]));
     });
-    if (page.jobs.length === 0) emptyRow("jobs", 7, view.state ? "No " + view.state + " jobs." : "No jobs.");
+    if (page.jobs.length === 0) {
+      emptyRow("jobs", 8, "No " + (view.state ? view.state + " " : "") + "jobs" + (view.queue ? " in queue " + view.queue : "") + ".");
+    }
     var first = page.total === 0 ? 0 : page.offset + 1;
     var last = page.offset + page.jobs.length;
     $("page-info").textContent = first + "–" + last + " of " + page.total;
@@ -257,14 +308,19 @@ export const APP_JS: string = String.raw`"use strict";
     state.textContent = job.state;
     clear($("job-actions")).append.apply($("job-actions"), actionButtons(job));
     var fields = clear($("job-fields"));
+    var waiting = job.waiting_for.map(function (d) { return d.id + " (" + d.state + ")"; }).join(", ");
+    if (job.blocked_by_dead) waiting += (waiting ? "; " : "") + "stuck behind dead job " + job.blocked_by_dead + " (retry it to go on)";
     [
-      ["command", job.command], ["attempts", job.attempts + " of at most " + (job.max_retries + 1)],
+      ["command", job.command], ["queue", job.queue],
+      ["after", job.after.length ? job.after.join(", ") : "-"],
+    ].concat(job.state === "blocked" ? [["waiting for", waiting || "-"]] : []).concat([
+      ["attempts", job.attempts + " of at most " + (job.max_retries + 1)],
       ["priority", job.priority], ["run at", job.run_at], ["timeout", job.timeout === null ? "none" : duration(job.timeout)],
       ["cwd", job.cwd], ["created", job.created_at], ["updated", job.updated_at],
       ["started", job.started_at || "-"], ["finished", job.finished_at || "-"],
       ["exit code", job.exit_code === null ? "-" : job.exit_code], ["last error", job.last_error || "-"],
       ["worker", job.worker || "-"],
-    ].forEach(function (pair) {
+    ]).forEach(function (pair) {
       fields.append(el("dt", { text: pair[0] }), el("dd", { text: pair[1] }));
     });
     var body = clear($("job-attempts").tBodies[0]);
@@ -299,10 +355,23 @@ export const APP_JS: string = String.raw`"use strict";
     return loadLogs(job);
   }
 
+  /** Sets a log box's text, keeping it scrolled to the end if it was there (a live run). */
+  function setLog(id, text) {
+    var box = $(id);
+    var atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+    box.textContent = text;
+    if (atEnd) box.scrollTop = box.scrollHeight;
+  }
+
   function loadLogs(job) {
     var latest = job.history.filter(function (a) { return a.attempt === view.attempt; })[0];
-    // Logs are stored when a run ends: fetch again only when that changes.
-    var key = job.id + "\u0000" + view.attempt + "\u0000" + (latest ? latest.finished_at : "");
+    var running = !!latest && latest.outcome === "running";
+    view.live = running;
+    $("log-live").hidden = !running;
+    // Workers store a running job's output as it comes, the rest when the run ends:
+    // fetch again only when one of those changed.
+    var key = [job.id, view.attempt, latest ? latest.finished_at : "",
+      latest ? latest.stdout_bytes : "", latest ? latest.stderr_bytes : ""].join("\u0000");
     if (key === view.logsKey) return null;
     view.logsKey = key;
     if (view.attempt === null) {
@@ -311,9 +380,15 @@ export const APP_JS: string = String.raw`"use strict";
       return null;
     }
     return api("jobs/" + encodeURIComponent(job.id) + "/logs?attempt=" + view.attempt).then(function (logs) {
-      $("log-stdout").textContent = logs.stdout;
-      $("log-stderr").textContent = logs.stderr;
+      setLog("log-stdout", logs.stdout);
+      setLog("log-stderr", logs.stderr);
     });
+  }
+
+  /** Between full refreshes, the open job again while its run is live. */
+  function refreshLive() {
+    if (running || !view.live || view.job === null) return;
+    api("jobs/" + encodeURIComponent(view.job)).then(renderJob).catch(function () {});
   }
 
   // ── throughput chart ──────────────────────────────────────────────────
@@ -355,10 +430,12 @@ export const APP_JS: string = String.raw`"use strict";
     running = true;
     var jobId = selectedJob();
     if (jobId !== view.job) { view.job = jobId; view.attempt = null; view.logsKey = null; }
-    if (jobId === null) $("job-view").hidden = true;
-    var query = "jobs?limit=" + PAGE + "&offset=" + view.offset + (view.state ? "&state=" + view.state : "");
+    if (jobId === null) { $("job-view").hidden = true; view.live = false; }
+    var query = "jobs?limit=" + PAGE + "&offset=" + view.offset + (view.state ? "&state=" + view.state : "") +
+      (view.queue ? "&queue=" + encodeURIComponent(view.queue) : "");
     var work = [
       api("status").then(renderStatus),
+      api("queues").then(renderQueues),
       api(query).then(renderJobs),
       api("jobs?state=dead&limit=20").then(renderDlq),
       api("metrics?since=1h").then(renderMetrics),
@@ -387,6 +464,9 @@ export const APP_JS: string = String.raw`"use strict";
     filter.append(el("option", { value: "", text: "all" }));
     STATES.forEach(function (s) { filter.append(el("option", { value: s, text: s })); });
     filter.addEventListener("change", function () { setFilter(filter.value); });
+    $("queue-filter").addEventListener("change", function () { setQueue($("queue-filter").value); });
+    $("pause-all").addEventListener("click", function () { act("queues/pause"); });
+    $("resume-all").addEventListener("click", function () { act("queues/resume"); });
     $("page-prev").addEventListener("click", function () {
       view.offset = Math.max(0, view.offset - PAGE);
       refresh();
@@ -404,6 +484,7 @@ export const APP_JS: string = String.raw`"use strict";
     window.addEventListener("hashchange", refresh);
     document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
     setInterval(function () { if (!document.hidden) refresh(); }, REFRESH_MS);
+    setInterval(function () { if (!document.hidden) refreshLive(); }, LIVE_MS);
     refresh();
   }
 

@@ -48,6 +48,19 @@ export const PAGE_HTML = `<!doctype html>
     </section>
   </div>
 
+  <section class="panel">
+    <div class="row">
+      <h2>Queues <small id="queues-summary" class="muted"></small></h2>
+      <span class="spacer"></span>
+      <button id="pause-all" type="button">pause all</button>
+      <button id="resume-all" type="button">resume all</button>
+    </div>
+    <table id="queues">
+      <thead><tr><th>queue</th><th>status</th><th>limit</th><th>blocked</th><th>pending</th><th>processing</th><th>failed</th><th>dead</th><th>completed</th><th></th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
+
   <section id="job-view" class="panel" hidden>
     <div class="row">
       <h2>Job <code id="job-id"></code> <span id="job-state" class="badge"></span></h2>
@@ -61,7 +74,7 @@ export const PAGE_HTML = `<!doctype html>
       <thead><tr><th>#</th><th>started</th><th>duration</th><th>outcome</th><th>exit</th><th>output</th><th>worker</th><th>error</th></tr></thead>
       <tbody></tbody>
     </table>
-    <h3>Logs <span id="log-attempts"></span></h3>
+    <h3>Logs <span id="log-attempts"></span> <span id="log-live" class="badge processing" hidden>live</span></h3>
     <div class="logs">
       <div><h4>stdout</h4><pre id="log-stdout"></pre></div>
       <div><h4>stderr</h4><pre id="log-stderr"></pre></div>
@@ -72,13 +85,14 @@ export const PAGE_HTML = `<!doctype html>
     <div class="row">
       <h2>Jobs</h2>
       <label>state <select id="state-filter"></select></label>
+      <label>queue <select id="queue-filter"></select></label>
       <span class="spacer"></span>
       <span id="page-info" class="muted"></span>
       <button id="page-prev" type="button">‹ newer</button>
       <button id="page-next" type="button">older ›</button>
     </div>
     <table id="jobs">
-      <thead><tr><th>id</th><th>state</th><th>tries</th><th>pri</th><th>updated</th><th>command</th><th></th></tr></thead>
+      <thead><tr><th>id</th><th>state</th><th>queue</th><th>tries</th><th>pri</th><th>updated</th><th>command</th><th></th></tr></thead>
       <tbody></tbody>
     </table>
   </section>
@@ -111,7 +125,7 @@ export const PAGE_HTML = `<!doctype html>
 export const APP_CSS = `
 :root {
   --bg: #f6f7f9; --panel: #fff; --ink: #1d2330; --muted: #6b7385; --line: #e3e6ec;
-  --pending: #0e7490; --processing: #2563eb; --completed: #15803d; --failed: #b45309;
+  --blocked: #7c3aed; --pending: #0e7490; --processing: #2563eb; --completed: #15803d; --failed: #b45309;
   --dead: #b91c1c; --cancelled: #6b7280;
   font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
 }
@@ -133,19 +147,22 @@ h4 { font-size: .8rem; margin: 0 0 .2rem; color: var(--muted); font-weight: 600;
   padding: .9rem 1rem; min-width: 0; }
 .columns { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 1rem; }
 @media (max-width: 900px) { .columns { grid-template-columns: 1fr; } }
-.cards { display: grid; grid-template-columns: repeat(6, minmax(0, 1fr)); gap: .6rem; }
-@media (max-width: 700px) { .cards { grid-template-columns: repeat(3, minmax(0, 1fr)); } }
+.cards { display: grid; grid-template-columns: repeat(7, minmax(0, 1fr)); gap: .6rem; }
+@media (max-width: 700px) { .cards { grid-template-columns: repeat(4, minmax(0, 1fr)); } }
 .card { background: var(--panel); border: 1px solid var(--line); border-left: 4px solid;
   border-radius: 8px; padding: .55rem .8rem; text-align: left; cursor: pointer; font: inherit;
   color: inherit; }
 .card.selected { outline: 2px solid var(--ink); }
 .card .n { display: block; font-size: 1.6rem; font-weight: 650; font-variant-numeric: tabular-nums; }
 .card .label { color: var(--muted); }
+.blocked { border-color: var(--blocked); }
 .pending { border-color: var(--pending); } .processing { border-color: var(--processing); }
 .completed { border-color: var(--completed); } .failed { border-color: var(--failed); }
 .dead { border-color: var(--dead); } .cancelled { border-color: var(--cancelled); }
 .badge { display: inline-block; padding: 0 .45rem; border-radius: 999px; font-size: .8rem;
   color: #fff; background: var(--cancelled); font-weight: 600; }
+.badge.blocked { background: var(--blocked); } .badge.paused { background: var(--failed); }
+.badge.active { background: var(--completed); }
 .badge.pending { background: var(--pending); } .badge.processing { background: var(--processing); }
 .badge.completed { background: var(--completed); } .badge.failed { background: var(--failed); }
 .badge.dead { background: var(--dead); } .badge.cancelled { background: var(--cancelled); }

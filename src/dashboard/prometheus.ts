@@ -1,7 +1,7 @@
 /**
- * `GET /metrics` in the Prometheus text format: jobs by state, live workers
- * and the oldest pending job's age as gauges; finished runs by outcome as a
- * counter; run time as a histogram.
+ * `GET /metrics` in the Prometheus text format: jobs by queue and state,
+ * paused queues, live workers and the oldest pending job's age as gauges;
+ * finished runs by outcome as a counter; run time as a histogram.
  *
  * The counter and the histogram add up the Store's windowed
  * {@linkcode Store.runTotals}: the first scrape reads the whole history once,
@@ -92,14 +92,19 @@ export class RunCounters {
   }
 }
 
+/** A label value: queue names need no escaping, but a label must never break the format. */
+function label(value: string): string {
+  return value.replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`));
+}
+
 function number(value: number): string {
   return Number.isFinite(value) ? String(Math.round(value * 1e6) / 1e6) : "NaN";
 }
 
 /** The `/metrics` text for the store's current state and the counters so far. */
 export async function renderPrometheus(store: Store, counters: RunCounters): Promise<string> {
-  const [counts, workers, oldest, runs] = await Promise.all([
-    store.counts(),
+  const [queues, workers, oldest, runs] = await Promise.all([
+    store.listQueues(),
     store.listWorkers(),
     store.oldestPending(),
     counters.read(),
@@ -113,8 +118,21 @@ export async function renderPrometheus(store: Store, counters: RunCounters): Pro
   metric(
     "queuectl_jobs",
     "gauge",
-    "Jobs in each state.",
-    JOB_STATES.map((state) => [`{state="${state}"}`, counts[state]]),
+    "Jobs in each queue and state.",
+    queues.queues.flatMap((queue) =>
+      JOB_STATES.map((state) =>
+        [
+          `{queue="${label(queue.name)}",state="${state}"}`,
+          queue.counts[state],
+        ] as [string, number]
+      )
+    ),
+  );
+  metric(
+    "queuectl_queue_paused",
+    "gauge",
+    "1 for a paused queue (nothing new is claimed from it), else 0.",
+    queues.queues.map((queue) => [`{queue="${label(queue.name)}"}`, queue.paused ? 1 : 0]),
   );
   metric(
     "queuectl_runs_total",

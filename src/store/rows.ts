@@ -4,18 +4,36 @@
  * @module
  */
 
+import { invalid, type QueueError, quote } from "../core/errors.ts";
+import { tailFrom } from "../core/tail.ts";
 import { type Metrics, nearestRank, PERCENTILES, type RunTotals } from "../core/metrics.ts";
 import type { Schedule } from "../core/schedule.ts";
-import type { Job, JobState, StateCounts, WorkerInfo } from "../core/types.ts";
+import {
+  type AttemptOutcome,
+  type Job,
+  JOB_STATES,
+  type JobState,
+  type OutputChunk,
+  type OutputOffsets,
+  type StateCounts,
+  type WorkerInfo,
+} from "../core/types.ts";
 
 /** A result row, columns by name (times as ms numbers). */
 export type DbRow = Record<string, unknown>;
+
+/** Zero jobs in every state. */
+export function emptyCounts(): StateCounts {
+  return Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as StateCounts;
+}
 
 /** A `jobs` row as a {@linkcode Job}. */
 export function toJob(row: DbRow): Job {
   return {
     id: row.id as string,
     command: row.command as string,
+    queue: row.queue as string,
+    after: row.after_ids ? JSON.parse(row.after_ids as string) : [],
     state: row.state as JobState,
     priority: row.priority as number,
     maxRetries: row.max_retries as number,
@@ -128,6 +146,47 @@ export function buildRunTotals(rows: DbRow[], bucketsMs: readonly number[]): Run
     bucketsMs.forEach((_, i) => totals.bucketCounts[i] += row[`b${i}`] as number);
   }
   return totals;
+}
+
+/** The error for an `after` id that names no stored job (nor an earlier one of the batch). */
+export function missingDependency(job: string, dependency: string): QueueError {
+  return invalid(
+    `Job ${quote(job)} runs after ${
+      quote(dependency)
+    }, but no job has that id; nothing was enqueued`,
+  );
+}
+
+/**
+ * Bytes a reader of a running attempt needs are fetched as a suffix of the
+ * stored tail only when they start at least this far into it: a cut marker
+ * (under 100 bytes) at its start is then never part of them.
+ */
+export const SUFFIX_MIN_START = 200;
+
+/**
+ * An {@linkcode OutputChunk} from an attempt row with columns attempt,
+ * outcome, stdout, stderr, stdout_total, stderr_total and, per stream,
+ * `<stream>_part`: whether the stream column holds only the bytes after the
+ * offset (a running attempt, as of its last flush) rather than the whole
+ * stored tail.
+ */
+export function toOutputChunk(row: DbRow, from: OutputOffsets): OutputChunk {
+  const stream = (name: "stdout" | "stderr") => {
+    const stored = row[name] ? new Uint8Array(row[name] as Uint8Array) : new Uint8Array();
+    if (row[`${name}_part`]) return { bytes: stored, total: row[`${name}_total`] as number };
+    return tailFrom(stored, from[name]);
+  };
+  const stdout = stream("stdout");
+  const stderr = stream("stderr");
+  return {
+    attempt: row.attempt as number,
+    outcome: row.outcome as AttemptOutcome,
+    stdout: stdout.bytes,
+    stderr: stderr.bytes,
+    stdoutTotal: stdout.total,
+    stderrTotal: stderr.total,
+  };
 }
 
 /** A `schedules` row as a {@linkcode Schedule}. */

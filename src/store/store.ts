@@ -10,10 +10,17 @@ import type { NewSchedule, Schedule } from "../core/schedule.ts";
 import type {
   Attempt,
   AttemptLogs,
+  CancelOutcome,
+  Dependency,
   FailOutcome,
   Job,
+  JobStanding,
   JobState,
   NewJob,
+  OutputChunk,
+  OutputOffsets,
+  OutputSnapshot,
+  QueueList,
   RunResult,
   StateCounts,
   WorkerInfo,
@@ -40,11 +47,22 @@ export interface StoreOptions {
   listen?: boolean;
 }
 
-/** Filter and paging for {@linkcode Store.listJobs}. */
-export interface ListOptions {
+/** Which jobs {@linkcode Store.countJobs} and {@linkcode Store.listJobs} take. */
+export interface JobFilter {
   state?: JobState;
+  queue?: string;
+}
+
+/** Filter and paging for {@linkcode Store.listJobs}. */
+export interface ListOptions extends JobFilter {
   limit?: number;
   offset?: number;
+}
+
+/** What {@linkcode Store.claim} may take. */
+export interface ClaimOptions {
+  /** Only jobs of these queues (default: every queue). */
+  queues?: readonly string[] | null;
 }
 
 /** Window of {@linkcode Store.metrics}. */
@@ -151,6 +169,8 @@ export interface ExchangeRequest {
   claim?: number;
   /** Claim only jobs that run before this one (see {@linkcode ClaimBefore}). */
   before?: ClaimBefore;
+  /** Claim only jobs of these queues (default: every queue). */
+  queues?: readonly string[] | null;
 }
 
 /** What {@linkcode Store.exchange} did. */
@@ -169,20 +189,32 @@ export interface Store {
   readonly location: string;
 
   /**
-   * Stores jobs in one transaction: all or none. Throws `conflict` on an existing id,
-   * unless `ifAbsent`, which skips such jobs. Returns how many were stored.
+   * Stores jobs in one transaction: all or none. Throws `conflict` on an
+   * existing id (unless `ifAbsent`, which skips such jobs) or a cancelled
+   * dependency, `invalid` on a dependency that names no stored job nor an
+   * earlier one of the batch. A job with a dependency that has not completed
+   * starts `blocked`. Returns how many were stored.
    */
   enqueue(jobs: NewJob[], options?: EnqueueOptions): Promise<number>;
-  /** Takes the next runnable job for `worker`, holding it for `leaseMs`. */
-  claim(worker: string, leaseMs: number): Promise<Job | null>;
+  /**
+   * Takes the next runnable job for `worker` (of `options.queues`, if given),
+   * holding it for `leaseMs`. Paused queues and queues at their concurrency
+   * limit are skipped; the limit holds across every worker on every machine.
+   */
+  claim(worker: string, leaseMs: number, options?: ClaimOptions): Promise<Job | null>;
   /**
    * The worker's hot path in one transaction (one round trip): records
    * completed runs, gives back jobs held but not started, and claims the next
-   * jobs. When it has nothing to record and no better job is due, it takes no
-   * write lock.
+   * jobs (of `request.queues`, by the same rules as {@linkcode claim}). When
+   * it has nothing to record and no better job is due, it takes no write
+   * lock. Completed runs unblock their dependents as {@linkcode complete} does.
    */
   exchange(worker: string, request: ExchangeRequest): Promise<ExchangeReply>;
-  /** Marks a job completed if `worker` still holds it; returns whether it did. */
+  /**
+   * Marks a job completed if `worker` still holds it; returns whether it did.
+   * In the same transaction its blocked dependents whose dependencies have
+   * all completed become pending.
+   */
   complete(id: string, worker: string, result: RunResult): Promise<boolean>;
   /** Records a failed run if `worker` still holds the job: retry later or dead. */
   fail(id: string, worker: string, result: RunResult): Promise<FailOutcome | null>;
@@ -211,6 +243,8 @@ export interface Store {
   getJob(id: string): Promise<Job | null>;
   /** Jobs, newest first. */
   listJobs(options?: ListOptions): Promise<Job[]>;
+  /** How many jobs match (the same cost at any table size). */
+  countJobs(filter?: JobFilter): Promise<number>;
   counts(): Promise<StateCounts>;
   /** Creation time of the oldest pending job, or `null`. */
   oldestPending(): Promise<number | null>;
@@ -218,8 +252,12 @@ export interface Store {
   attempts(id: string): Promise<Attempt[]>;
   /** Output of run `attempt` (default: the last). Throws `not_found`. */
   logs(id: string, attempt?: number): Promise<AttemptLogs | null>;
-  /** Cancels a job that has not finished; returns its previous state. */
-  cancel(id: string): Promise<JobState>;
+  /**
+   * Cancels a job that has not finished, and with it the blocked jobs that
+   * depend on it, transitively (each one's `last_error` names the cancelled
+   * dependency). Throws `not_found`, or `conflict` for a finished job.
+   */
+  cancel(id: string): Promise<CancelOutcome>;
   /** Moves dead jobs back to pending with attempts = 0; all or nothing. Returns their ids. */
   retryDead(ids: string[] | "all"): Promise<string[]>;
 
@@ -236,6 +274,38 @@ export interface Store {
    * up successive windows.
    */
   runTotals(options: RunTotalsOptions): Promise<RunTotals>;
+
+  /** Every queue with its limit, whether it is paused, and its counts per state. */
+  listQueues(): Promise<QueueList>;
+  /** Sets the most jobs of `queue` processing at once (0: no limit); makes the queue if new. */
+  setConcurrency(queue: string, limit: number): Promise<void>;
+  /**
+   * Pauses (`paused`) or resumes queues by name (making new ones), or every
+   * queue, including queues made later (`"all"`). Running jobs are not touched.
+   */
+  setPaused(names: string[] | "all", paused: boolean): Promise<void>;
+
+  /** The jobs `id` runs after, in its order, with their states. Throws `not_found`. */
+  dependencies(id: string): Promise<Dependency[]>;
+  /**
+   * Where each of `ids` stands, for `wait` (unknown ids are left out); a
+   * blocked job behind a dead one, directly or not, names it.
+   */
+  standings(ids: readonly string[]): Promise<JobStanding[]>;
+  /** Ids of the jobs that have not finished (of `queue`, if given), oldest first. */
+  unfinishedIds(queue?: string): Promise<string[]>;
+
+  /**
+   * Stores the output so far of the run of job `id` that `worker` runs (the
+   * worker calls it at a bounded rate); returns false when that run is not
+   * running there any more, and then changes nothing.
+   */
+  saveOutput(id: string, worker: string, output: OutputSnapshot): Promise<boolean>;
+  /**
+   * Output of run `attempt` of job `id` past the offsets (as last saved while
+   * it runs, in full once it ended); `null` if no such run. Throws `not_found`.
+   */
+  readOutput(id: string, attempt: number, from: OutputOffsets): Promise<OutputChunk | null>;
 
   /**
    * Deletes finished jobs with their attempts and logs, in small transactions

@@ -6,8 +6,9 @@
  * @module
  */
 
-import type { RunResult } from "../core/types.ts";
+import type { OutputSnapshot, RunResult } from "../core/types.ts";
 import { formatDuration } from "../core/duration.ts";
+import { cutMarker } from "../core/tail.ts";
 import { type JobTree, killTree, shellInvocation } from "./shell.ts";
 import { readChunks } from "./pipe.ts";
 
@@ -15,6 +16,8 @@ import { readChunks } from "./pipe.ts";
 export const OUTPUT_CAP = 1024 * 1024;
 /** How long a tree gets between SIGTERM and SIGKILL. */
 export const KILL_GRACE_MS = 2000;
+/** Shortest time between two {@linkcode RunSpec.onOutput} calls, and before the first. */
+export const OUTPUT_INTERVAL_MS = 250;
 
 /** What to run and how. */
 export interface RunSpec {
@@ -30,6 +33,14 @@ export interface RunSpec {
   signal?: AbortSignal;
   /** Called once the process has started. */
   onStart?: (pid: number) => void;
+  /**
+   * Called with the output so far while the job runs, when new output came:
+   * at most once per {@linkcode OUTPUT_INTERVAL_MS}, and never for a job that
+   * ends sooner than that.
+   */
+  onOutput?: (output: OutputSnapshot) => void;
+  /** Interval of `onOutput` (default {@linkcode OUTPUT_INTERVAL_MS}). */
+  outputIntervalMs?: number;
   /** Bytes kept per stream (default {@linkcode OUTPUT_CAP}). */
   cap?: number;
   /** Grace between SIGTERM and SIGKILL (default {@linkcode KILL_GRACE_MS}). */
@@ -54,6 +65,11 @@ export class TailBuffer {
 
   constructor(readonly cap: number) {}
 
+  /** Bytes pushed so far, cut ones included. */
+  get total(): number {
+    return this.#size + this.#dropped;
+  }
+
   push(chunk: Uint8Array): void {
     this.#chunks.push(chunk);
     this.#size += chunk.length;
@@ -74,11 +90,7 @@ export class TailBuffer {
 
   /** The kept bytes, after a one-line marker when something was cut. */
   bytes(): Uint8Array {
-    const marker = this.#dropped > 0
-      ? new TextEncoder().encode(
-        `[queuectl: ${this.#dropped} earlier bytes cut; the last ${this.cap} are kept]\n`,
-      )
-      : new Uint8Array();
+    const marker = this.#dropped > 0 ? cutMarker(this.#dropped, this.cap) : new Uint8Array();
     const out = new Uint8Array(marker.length + this.#size);
     out.set(marker);
     let offset = marker.length;
@@ -90,8 +102,51 @@ export class TailBuffer {
   }
 }
 
-function drain(stream: ReadableStream<Uint8Array>, buffer: TailBuffer): Promise<void> {
-  return readChunks(stream, (chunk) => buffer.push(chunk));
+function drain(
+  stream: ReadableStream<Uint8Array>,
+  buffer: TailBuffer,
+  onChunk: () => void,
+): Promise<void> {
+  return readChunks(stream, (chunk) => {
+    buffer.push(chunk);
+    onChunk();
+  });
+}
+
+/**
+ * Calls `onOutput` with the buffers' contents after new output, at most once
+ * per `interval` ms and not before `interval` ms have passed since the start.
+ */
+function outputReporter(
+  stdout: TailBuffer,
+  stderr: TailBuffer,
+  onOutput: ((output: OutputSnapshot) => void) | undefined,
+  interval: number,
+): { changed(): void; stop(): void } {
+  let last = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const report = () => {
+    timer = undefined;
+    if (stopped) return;
+    last = performance.now();
+    onOutput!({
+      stdout: stdout.bytes(),
+      stderr: stderr.bytes(),
+      stdoutTotal: stdout.total,
+      stderrTotal: stderr.total,
+    });
+  };
+  return {
+    changed() {
+      if (!onOutput || stopped || timer !== undefined) return;
+      timer = setTimeout(report, Math.max(0, last + interval - performance.now()));
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 function failure(error: string): RunResult {
@@ -158,9 +213,17 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
   const cap = spec.cap ?? OUTPUT_CAP;
   const stdout = new TailBuffer(cap);
   const stderr = new TailBuffer(cap);
+  const reporter = outputReporter(
+    stdout,
+    stderr,
+    spec.onOutput,
+    spec.outputIntervalMs ?? OUTPUT_INTERVAL_MS,
+  );
   let read = false;
-  const reading = Promise.all([drain(child.stdout, stdout), drain(child.stderr, stderr)])
-    .then(() => void (read = true));
+  const reading = Promise.all([
+    drain(child.stdout, stdout, reporter.changed),
+    drain(child.stderr, stderr, reporter.changed),
+  ]).then(() => void (read = true));
 
   // Every kill is awaited before we return: with a shared group, a late one
   // would hit the worker's next job.
@@ -201,6 +264,7 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
   if (straggler || stopReason !== null) kills.push(killTree(tree, "SIGKILL"));
   await Promise.all(kills);
   await reading;
+  reporter.stop();
 
   let error: string | null = null;
   if (stopReason !== null) error = `${stopReason} (process tree killed)`;

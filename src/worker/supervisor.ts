@@ -14,6 +14,7 @@
  */
 
 import type { Store } from "../store/store.ts";
+import { leftToRun } from "./drain.ts";
 import { describeEvent, type WorkerEvent } from "./events.ts";
 import { ownStartTime } from "./liveness.ts";
 import { type JobTree, killTree } from "./shell.ts";
@@ -40,6 +41,8 @@ export interface SupervisorOptions {
   count: number;
   /** Exit once nothing is pending, processing or waiting to retry. */
   drain: boolean;
+  /** Queues the workers claim from (default: all). */
+  queues?: readonly string[];
   host: string;
   /** Where log lines go (stdout, or worker.log when detached). */
   log: (line: string) => void;
@@ -137,6 +140,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       id,
       "--db",
       options.db,
+      ...(options.queues ? ["--queue", options.queues.join(",")] : []),
       // It leads its own process group (below): it need not ask `ps` at start.
       ...(Deno.build.os === "windows" ? [] : ["--group-leader"]),
     ], self);
@@ -262,8 +266,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   const checkDrained = () =>
     drainCheck ??= (async () => {
       try {
-        const counts = await store.counts();
-        if (counts.pending + counts.processing + counts.failed === 0) {
+        if (!(await leftToRun(store, options.queues))) {
           void stopGracefully(
             "drained: nothing left to run",
           );
@@ -329,7 +332,9 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       log(
         `${timeNow()} supervisor ${id} started ${options.count} worker${
           options.count === 1 ? "" : "s"
-        } on ${store.location}${options.drain ? " (drain)" : ""}`,
+        } on ${store.location}${options.queues ? ` for queues ${options.queues.join(", ")}` : ""}${
+          options.drain ? " (drain)" : ""
+        }`,
       );
       relay = relayWakeups(store, () => {
         // Not once stopping: closing stdin would wait for the write.

@@ -19,6 +19,7 @@ import type { Job, RunResult } from "../core/types.ts";
 import type { ExchangeRequest, Store } from "../store/store.ts";
 import type { WorkerEvent } from "./events.ts";
 import { ownStartTime } from "./liveness.ts";
+import { outputFlusher } from "./output_flush.ts";
 import { runCommand } from "./runner.ts";
 import { processGroupOf } from "./shell.ts";
 
@@ -52,6 +53,8 @@ export interface WorkerOptions {
   flushEvents?: () => void;
   /** The process is known to lead its own process group (Unix; else it is looked up). */
   groupLeader?: boolean;
+  /** Claim only from these queues (default: every queue). */
+  queues?: readonly string[];
 }
 
 /** Runs the worker until `stop` is aborted and its current job is settled. */
@@ -189,6 +192,7 @@ async function flush(
         ...request,
         leaseMs: state.config.leaseTimeout * 1000,
         completed: done.map(({ id, result }) => ({ id, result })),
+        queues: options.queues,
       })
     );
   } finally {
@@ -254,6 +258,7 @@ async function runJob(
   emit({ e: "started", job: job.id, attempt: job.attempts, command: job.command });
   options.flushEvents?.();
   const started = performance.now();
+  const flusher = outputFlusher(store, job.id, id);
   // runCommand starts the process before it first yields: nothing starts after a stop.
   const result = await runCommand({
     command: job.command,
@@ -263,7 +268,9 @@ async function runJob(
     env: { QUEUECTL_JOB_ID: job.id, QUEUECTL_ATTEMPT: String(job.attempts) },
     signal: abort.signal,
     sharedGroup: state.sharedGroup,
+    onOutput: flusher.report,
   });
+  await flusher.stop();
   state.current = null;
   const ms = performance.now() - started;
   state.lastRunMs = ms;

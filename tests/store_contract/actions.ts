@@ -10,7 +10,7 @@ import { type ContractTest, exit3, job, LEASE, ok, rejectsWith } from "./fixture
 export function registerActions(test: ContractTest): void {
   test("cancel stops pending and processing jobs", async (store, clock) => {
     await store.enqueue([job("p", clock), job("r", clock), job("done", clock)]);
-    assert.equal(await store.cancel("p"), "pending");
+    assert.deepEqual(await store.cancel("p"), { previous: "pending", cascaded: [] });
     assert.equal((await store.claim("w", LEASE))?.id, "r");
     const beat = {
       id: "w",
@@ -21,7 +21,7 @@ export function registerActions(test: ContractTest): void {
       currentJob: "r",
     };
     assert.deepEqual((await store.heartbeat({ ...beat, leaseMs: LEASE })).held, ["r"]);
-    assert.equal(await store.cancel("r"), "processing");
+    assert.equal((await store.cancel("r")).previous, "processing");
     assert.deepEqual(
       (await store.heartbeat({ ...beat, leaseMs: LEASE })).held,
       [],
@@ -33,7 +33,7 @@ export function registerActions(test: ContractTest): void {
     await store.complete("done", "w", ok);
     await rejectsWith(store.cancel("done"), "conflict", /already completed/);
     await rejectsWith(store.cancel("nope"), "not_found", /"nope"/);
-    assert.equal(await store.cancel("p"), "cancelled", "cancelling twice is harmless");
+    assert.equal((await store.cancel("p")).previous, "cancelled", "cancelling twice is harmless");
   });
 
   test("releaseWorker fails the dead worker's jobs at once", async (store, clock) => {

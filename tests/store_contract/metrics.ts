@@ -24,7 +24,7 @@ export function registerMetrics(test: ContractTest): void {
     clock.advance(seconds);
     if (how === "complete") assert.equal(await store.complete(id, "w", ok), true);
     else if (how === "fail") assert.notEqual(await store.fail(id, "w", exit3), null);
-    else assert.equal(await store.cancel(id), "processing");
+    else assert.equal((await store.cancel(id)).previous, "processing");
   }
 
   test("metrics of an empty store", async (store, clock) => {
@@ -32,7 +32,15 @@ export function registerMetrics(test: ContractTest): void {
     assert.deepEqual(metrics, {
       since: clock.ms - 3_600_000,
       until: clock.ms,
-      counts: { pending: 0, processing: 0, completed: 0, failed: 0, dead: 0, cancelled: 0 },
+      counts: {
+        blocked: 0,
+        pending: 0,
+        processing: 0,
+        completed: 0,
+        failed: 0,
+        dead: 0,
+        cancelled: 0,
+      },
       oldestPendingAt: null,
       completed: 0,
       failed: 0,
@@ -80,6 +88,7 @@ export function registerMetrics(test: ContractTest): void {
       assert.equal(metrics.since, since);
       assert.equal(metrics.until, clock.ms);
       assert.deepEqual(metrics.counts, {
+        blocked: 0,
         pending: 1,
         processing: 1,
         completed: 21,

@@ -16,6 +16,9 @@ import { registerChanges } from "./changes.ts";
 import { registerPurge } from "./purge.ts";
 import { registerSchedules } from "./schedules.ts";
 import { registerExchange } from "./exchange.ts";
+import { registerQueues } from "./queues.ts";
+import { registerDeps } from "./deps.ts";
+import { registerOutput } from "./output.ts";
 
 export { FakeClock, type StoreFactory };
 
@@ -51,4 +54,7 @@ export function storeContract(
   registerPurge(test);
   registerSchedules(test);
   registerExchange(test);
+  registerQueues(test);
+  registerDeps(test);
+  registerOutput(test);
 }

@@ -103,12 +103,16 @@ export function registerPurge(test: ContractTest): void {
     assert.equal((await store.counts()).completed, 0);
   });
 
-  test("purge --queue: every job is in the default queue", async (store, clock) => {
-    await store.enqueue([job("c", clock)]);
+  test("purge --queue: only that queue's jobs", async (store, clock) => {
+    await store.enqueue([job("c", clock), job("r", clock, { queue: "reports" })]);
+    await store.complete((await store.claim("w", LEASE))!.id, "w", ok);
     await store.complete((await store.claim("w", LEASE))!.id, "w", ok);
     clock.advance(10);
-    const other = await store.purge({ olderThanMs: { completed: 0 }, queue: "reports" });
-    assert.equal(other.counts.completed, 0);
+    const none = await store.purge({ olderThanMs: { completed: 0 }, queue: "nightly" });
+    assert.equal(none.counts.completed, 0);
+    const reports = await store.purge({ olderThanMs: { completed: 0 }, queue: "reports" });
+    assert.equal(reports.counts.completed, 1);
+    assert.equal(await store.getJob("r"), null);
     const mine = await store.purge({ olderThanMs: { completed: 0 }, queue: "default" });
     assert.equal(mine.counts.completed, 1);
   });

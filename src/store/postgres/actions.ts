@@ -1,17 +1,22 @@
 /**
- * An operator's actions on jobs: cancel, and moving dead jobs back to
- * pending (`dlq retry`). Each is one transaction, all or nothing.
+ * An operator's actions on jobs: cancel (with the blocked jobs that depend on
+ * it), and moving dead jobs back to pending (`dlq retry`). Each is one
+ * transaction, all or nothing.
  * @module
  */
 
 import { QueueError, quote } from "../../core/errors.ts";
-import type { JobState } from "../../core/types.ts";
+import type { CancelOutcome, JobState } from "../../core/types.ts";
 import type { PgDb } from "./db.ts";
+import { cancelDependents } from "./deps.ts";
 import { notFound } from "./errors.ts";
 import { NOW, query, storable } from "./sql.ts";
 
-/** Cancels a job that has not finished; returns its previous state. */
-export async function cancel(db: PgDb, id: string): Promise<JobState> {
+/**
+ * Cancels a job that has not finished, and the blocked jobs that depend on
+ * it (transitively); returns its previous state and those jobs' ids.
+ */
+export async function cancel(db: PgDb, id: string): Promise<CancelOutcome> {
   if (!storable(id)) throw notFound(id);
   const now = db.now();
   return await db.transaction(async (tx) => {
@@ -23,13 +28,13 @@ export async function cancel(db: PgDb, id: string): Promise<JobState> {
     if (state === "completed" || state === "dead") {
       throw new QueueError("conflict", `Cannot cancel job ${quote(id)}: it is already ${state}`);
     }
-    if (state === "cancelled") return state;
+    if (state === "cancelled") return { previous: state, cascaded: [] };
     if (state === "processing") {
+      // The output flushed so far stays: it is all this run will leave.
       await query(
         tx,
         `UPDATE attempts
-           SET finished_at = ${NOW}, outcome = 'cancelled', exit_code = NULL, error = 'cancelled',
-               stdout = NULL, stderr = NULL
+           SET finished_at = ${NOW}, outcome = 'cancelled', exit_code = NULL, error = 'cancelled'
            WHERE job_seq = $2 AND attempt = $3`,
         [now, row.seq, row.runs],
       );
@@ -44,7 +49,7 @@ export async function cancel(db: PgDb, id: string): Promise<JobState> {
          WHERE seq = $2`,
       [now, row.seq],
     );
-    return state;
+    return { previous: state, cascaded: await cancelDependents(db, tx, row.seq as number) };
   });
 }
 

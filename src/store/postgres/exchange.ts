@@ -3,13 +3,26 @@
  * that completed since the last exchange, give back jobs held but never
  * started, and claim the next jobs. Data-modifying CTEs of one statement see
  * one snapshot, and each touches other rows, so they cannot interfere.
+ *
+ * Two cases take more: a completed job that others depend on is recorded
+ * with its dependents in a transaction of its own (see deps.ts), and a claim
+ * whose best job is in a limited queue goes on under that queue's lock (see
+ * claim.ts).
  * @module
  */
 
 import { Buffer } from "node:buffer";
 import type { ExchangeReply, ExchangeRequest } from "../store.ts";
-import { claimCtes, inClaimOrder } from "./claim.ts";
+import {
+  claimCtes,
+  claimJobs,
+  claimLimited,
+  claimParams,
+  claimResult,
+  inClaimOrder,
+} from "./claim.ts";
 import type { PgDb } from "./db.ts";
+import { completeWithDependents } from "./settle.ts";
 import { NOW, query, type Row, text } from "./sql.ts";
 
 /** Base64 of captured output for the JSON input; empty output is NULL, as in a single settle. */
@@ -49,7 +62,8 @@ export async function exchange(
   request: ExchangeRequest,
 ): Promise<ExchangeReply> {
   db.markSeen();
-  const completed = (request.completed ?? []).map(({ id, result }) => ({
+  const runs = request.completed ?? [];
+  const completed = runs.map(({ id, result }) => ({
     id,
     exit_code: result.exitCode,
     error: text(result.error),
@@ -57,28 +71,21 @@ export async function exchange(
     stderr: base64(result.stderr),
     started_at: result.startedAt ?? null,
   }));
-  const before = request.before;
-  const params: unknown[] = [
-    db.now(),
+  const want = request.claim ?? 0;
+  const claim = {
     worker,
-    request.leaseMs,
-    request.claim ?? 0,
-    JSON.stringify(completed),
-    JSON.stringify(request.release ?? []),
-    ...(before ? [before.priority, before.runAt] : []),
-  ];
-  const claim = claimCtes({
-    worker: 2,
-    lease: 3,
-    limit: 4,
-    ...(before ? { beforePriority: 7, beforeRunAt: 8 } : {}),
-  });
+    leaseMs: request.leaseMs,
+    limit: want,
+    queues: request.queues,
+    before: request.before,
+  };
+  const { values, p } = claimParams(claim, 4, { skipLimited: false });
   const [row] = await db.run("safe", (sql) =>
     query(
       sql,
       `
     WITH RECURSIVE input AS (
-      SELECT * FROM json_to_recordset($5::text::json)
+      SELECT * FROM json_to_recordset($2::text::json)
         AS input (id text, exit_code integer, error text, stdout text, stderr text,
                   started_at bigint)
     ), done AS (
@@ -87,8 +94,9 @@ export async function exchange(
           exit_code = input.exit_code, last_error = NULL, worker = NULL, lease_until = NULL,
           started_at = coalesce(input.started_at, j.started_at)
       FROM input
-      WHERE j.id = input.id AND j.state = 'processing' AND j.worker = $2
-      RETURNING j.seq, j.runs, j.id
+      WHERE j.id = input.id AND j.state = 'processing' AND j.worker = $4
+        AND NOT j.has_dependents
+      RETURNING j.seq, j.runs, j.id, j.queue
     ), done_attempts AS (
       UPDATE attempts AS a
       SET finished_at = ${NOW}, outcome = 'completed', exit_code = input.exit_code,
@@ -97,13 +105,36 @@ export async function exchange(
           started_at = coalesce(input.started_at, a.started_at)
       FROM done JOIN input ON input.id = done.id
       WHERE a.job_seq = done.seq AND a.attempt = done.runs
-    ), ${releaseCtes({ worker: 2, released: 6 })}, ${claim}
+    ), ${releaseCtes({ worker: 4, released: 3 })}, ${claimCtes(p)}
     SELECT (SELECT coalesce(json_agg(id), '[]') FROM done) AS completed,
-           (SELECT coalesce(json_agg(claimed), '[]') FROM claimed) AS claimed`,
-      params,
+           EXISTS (SELECT 1 FROM done JOIN queues AS q ON q.name = done.queue
+                   WHERE q.concurrency > 0) AS freed_limited,
+           ${claimResult(p)}`,
+      [
+        db.now(),
+        JSON.stringify(completed),
+        JSON.stringify(request.release ?? []),
+        ...values,
+      ],
     ));
-  return {
-    completed: row.completed as string[],
-    claimed: inClaimOrder(row.claimed as Row[]),
-  };
+  const recorded = row.completed as string[];
+  let claimed = inClaimOrder(row.claimed as Row[]);
+  if (claimed.length === 0 && want > 0 && row.limited_queue !== null) {
+    claimed = await claimLimited(db, claim, row.limited_queue as string);
+  }
+  // Completed jobs that others depend on: each with its dependents, in its own transaction.
+  // Then the batch is filled up if jobs were unblocked or a limited queue got room: the
+  // statement's claim saw neither (its snapshot predates its own completions).
+  const done = new Set(recorded);
+  let moreDue = row.freed_limited as boolean;
+  for (const { id, result } of runs) {
+    if (done.has(id) || !await completeWithDependents(db, id, worker, result)) continue;
+    recorded.push(id);
+    moreDue = true;
+  }
+  if (moreDue && claimed.length < want) {
+    const more = await claimJobs(db, { ...claim, limit: want - claimed.length });
+    claimed = [...claimed, ...more].sort((a, b) => b.priority - a.priority || a.runAt - b.runAt);
+  }
+  return { completed: recorded, claimed };
 }

@@ -6,9 +6,8 @@
  *
  * This class only wires the contract to the statement families, one file each:
  * enqueue.ts, claim.ts, exchange.ts, settle.ts, workers.ts, reads.ts, actions.ts,
- * metrics.ts, config.ts, purge.ts, services.ts, schedules.ts; the connection is db.ts
- * (errors.ts, listener.ts,
- * url.ts) and the schema schema.ts.
+ * queues.ts, deps.ts, output.ts, metrics.ts, config.ts, purge.ts, services.ts,
+ * schedules.ts; the connection is
  * @module
  */
 
@@ -18,10 +17,16 @@ import type { NewSchedule, Schedule } from "../../core/schedule.ts";
 import type {
   Attempt,
   AttemptLogs,
+  CancelOutcome,
+  Dependency,
   FailOutcome,
   Job,
-  JobState,
+  JobStanding,
   NewJob,
+  OutputChunk,
+  OutputOffsets,
+  OutputSnapshot,
+  QueueList,
   RunResult,
   StateCounts,
   WorkerInfo,
@@ -29,9 +34,11 @@ import type {
 import type {
   Beat,
   BeatReply,
+  ClaimOptions,
   EnqueueOptions,
   ExchangeReply,
   ExchangeRequest,
+  JobFilter,
   ListOptions,
   MetricsOptions,
   PurgeOptions,
@@ -44,10 +51,22 @@ import { cancel, retryDead } from "./actions.ts";
 import { claim } from "./claim.ts";
 import { getConfig, getConfigRows, setConfig } from "./config.ts";
 import { PgDb } from "./db.ts";
+import { dependencies, standings } from "./deps.ts";
 import { enqueue } from "./enqueue.ts";
 import { exchange } from "./exchange.ts";
 import { metrics, runTotals } from "./metrics.ts";
-import { attempts, counts, getJob, listJobs, logs, oldestPending } from "./reads.ts";
+import { readOutput, saveOutput } from "./output.ts";
+import { listQueues, setConcurrency, setPaused } from "./queues.ts";
+import {
+  attempts,
+  countJobs,
+  counts,
+  getJob,
+  listJobs,
+  logs,
+  oldestPending,
+  unfinishedIds,
+} from "./reads.ts";
 import { purge } from "./purge.ts";
 import { addSchedule, fireSchedule, listSchedules, removeSchedule } from "./schedules.ts";
 import { serviceDone, serviceTurn } from "./services.ts";
@@ -81,8 +100,8 @@ export class PostgresStore implements Store {
   enqueue(jobs: NewJob[], options?: EnqueueOptions): Promise<number> {
     return enqueue(this.#db, jobs, options);
   }
-  claim(worker: string, leaseMs: number): Promise<Job | null> {
-    return claim(this.#db, worker, leaseMs);
+  claim(worker: string, leaseMs: number, options?: ClaimOptions): Promise<Job | null> {
+    return claim(this.#db, worker, leaseMs, options);
   }
   exchange(worker: string, request: ExchangeRequest): Promise<ExchangeReply> {
     return exchange(this.#db, worker, request);
@@ -118,6 +137,9 @@ export class PostgresStore implements Store {
   listJobs(options?: ListOptions): Promise<Job[]> {
     return listJobs(this.#db, options);
   }
+  countJobs(filter?: JobFilter): Promise<number> {
+    return countJobs(this.#db, filter);
+  }
   counts(): Promise<StateCounts> {
     return counts(this.#db);
   }
@@ -130,7 +152,7 @@ export class PostgresStore implements Store {
   logs(id: string, attempt?: number): Promise<AttemptLogs | null> {
     return logs(this.#db, id, attempt);
   }
-  cancel(id: string): Promise<JobState> {
+  cancel(id: string): Promise<CancelOutcome> {
     return cancel(this.#db, id);
   }
   retryDead(ids: string[] | "all"): Promise<string[]> {
@@ -142,6 +164,33 @@ export class PostgresStore implements Store {
   }
   runTotals(options: RunTotalsOptions): Promise<RunTotals> {
     return runTotals(this.#db, options);
+  }
+
+  listQueues(): Promise<QueueList> {
+    return listQueues(this.#db);
+  }
+  setConcurrency(queue: string, limit: number): Promise<void> {
+    return setConcurrency(this.#db, queue, limit);
+  }
+  setPaused(names: string[] | "all", paused: boolean): Promise<void> {
+    return setPaused(this.#db, names, paused);
+  }
+
+  dependencies(id: string): Promise<Dependency[]> {
+    return dependencies(this.#db, id);
+  }
+  standings(ids: readonly string[]): Promise<JobStanding[]> {
+    return standings(this.#db, ids);
+  }
+  unfinishedIds(queue?: string): Promise<string[]> {
+    return unfinishedIds(this.#db, queue);
+  }
+
+  saveOutput(id: string, worker: string, output: OutputSnapshot): Promise<boolean> {
+    return saveOutput(this.#db, id, worker, output);
+  }
+  readOutput(id: string, attempt: number, from: OutputOffsets): Promise<OutputChunk | null> {
+    return readOutput(this.#db, id, attempt, from);
   }
 
   purge(options: PurgeOptions): Promise<PurgeResult> {

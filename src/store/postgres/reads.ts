@@ -8,12 +8,12 @@ import {
   type Attempt,
   type AttemptLogs,
   type Job,
-  JOB_STATES,
   type JobState,
   type StateCounts,
+  UNFINISHED_STATES,
 } from "../../core/types.ts";
-import { toJob } from "../rows.ts";
-import type { ListOptions } from "../store.ts";
+import { emptyCounts, toJob } from "../rows.ts";
+import type { JobFilter, ListOptions } from "../store.ts";
 import type { PgDb } from "./db.ts";
 import { notFound } from "./errors.ts";
 import { bytes, query, storable } from "./sql.ts";
@@ -31,23 +31,61 @@ export async function getJob(db: PgDb, id: string): Promise<Job | null> {
 export async function listJobs(db: PgDb, options: ListOptions = {}): Promise<Job[]> {
   const limit = options.limit ?? 50;
   const offset = options.offset ?? 0;
+  const { state, queue } = options;
+  // One statement per filter, so each walks its own index newest first.
+  const rows = await db.run("idempotent", (sql) =>
+    state && queue
+      ? query(
+        sql,
+        "SELECT * FROM jobs WHERE queue = $1 AND state = $2 ORDER BY seq DESC LIMIT $3 OFFSET $4",
+        [queue, state, limit, offset],
+      )
+      : queue
+      ? query(sql, "SELECT * FROM jobs WHERE queue = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3", [
+        queue,
+        limit,
+        offset,
+      ])
+      : state
+      ? query(sql, "SELECT * FROM jobs WHERE state = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3", [
+        state,
+        limit,
+        offset,
+      ])
+      : query(sql, "SELECT * FROM jobs ORDER BY seq DESC LIMIT $1 OFFSET $2", [limit, offset]));
+  return rows.map(toJob);
+}
+
+/** How many jobs match `filter`, from the sharded counters the triggers keep. */
+export async function countJobs(db: PgDb, filter: JobFilter = {}): Promise<number> {
+  const [row] = await db.run("idempotent", (sql) =>
+    query(
+      sql,
+      `SELECT coalesce(sum(n), 0)::bigint AS n FROM job_counts
+       WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR queue = $2)`,
+      [filter.state ?? null, filter.queue ?? null],
+    ));
+  return row.n as number;
+}
+
+/** Ids of the jobs that have not finished (of `queue`, if given), oldest first. */
+export async function unfinishedIds(db: PgDb, queue?: string): Promise<string[]> {
+  const states = UNFINISHED_STATES.map((state) => `'${state}'`).join(", ");
   const rows = await db.run(
     "idempotent",
     (sql) =>
-      options.state
-        ? query(sql, "SELECT * FROM jobs WHERE state = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3", [
-          options.state,
-          limit,
-          offset,
-        ])
-        : query(sql, "SELECT * FROM jobs ORDER BY seq DESC LIMIT $1 OFFSET $2", [limit, offset]),
+      queue === undefined
+        ? query(sql, `SELECT id FROM jobs WHERE state IN (${states}) ORDER BY seq`)
+        : query(sql, `SELECT id FROM jobs WHERE queue = $1 AND state IN (${states}) ORDER BY seq`, [
+          queue,
+        ]),
   );
-  return rows.map(toJob);
+  return rows.map((row) => row.id as string);
 }
 
 /** Jobs per state, from the sharded counters the triggers keep. */
 export async function counts(db: PgDb): Promise<StateCounts> {
-  const counts = Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as StateCounts;
+  const counts = emptyCounts();
   const rows = await db.run(
     "idempotent",
     (sql) => query(sql, "SELECT state, sum(n)::bigint AS n FROM job_counts GROUP BY state"),

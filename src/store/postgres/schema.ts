@@ -161,6 +161,99 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE workers ADD COLUMN process_started_at bigint;
   `,
+  // 4: named queues with limits and pause, dependencies (state 'blocked'), partial output.
+  `
+  ALTER TABLE jobs ADD COLUMN queue text NOT NULL DEFAULT 'default';
+  -- The job's dependencies as enqueued (a JSON array of ids), NULL when none.
+  ALTER TABLE jobs ADD COLUMN after_ids text;
+  -- Set (under the row's lock) once another job depends on this one: only then does
+  -- completing it take the slower path that looks for dependents.
+  ALTER TABLE jobs ADD COLUMN has_dependents boolean NOT NULL DEFAULT false;
+  ALTER TABLE jobs DROP CONSTRAINT jobs_state_check;
+  ALTER TABLE jobs ADD CONSTRAINT jobs_state_check CHECK (state IN
+    ('blocked', 'pending', 'processing', 'completed', 'failed', 'dead', 'cancelled'));
+
+  -- The claim walks each served queue's part of this index and stops at its first due job;
+  -- blocked jobs are not in it.
+  DROP INDEX jobs_claim;
+  CREATE INDEX jobs_claim ON jobs (queue, priority DESC, run_at, seq)
+    WHERE state IN ('pending', 'failed');
+  CREATE INDEX jobs_queue_state ON jobs (queue, state, seq);
+
+  CREATE TABLE job_deps (
+    job_seq  bigint NOT NULL,  -- the dependent job
+    dep_seq  bigint NOT NULL,  -- the job it runs after
+    PRIMARY KEY (job_seq, dep_seq)
+  );
+  CREATE INDEX job_deps_dep ON job_deps (dep_seq, job_seq);
+
+  -- Every queue that has had jobs or settings. The row '*' (not a valid queue name) holds
+  -- whether queues created from now on start paused: 'pause' with no name sets it. A claim
+  -- from a limited queue locks that queue's row, so such claims take turns.
+  CREATE TABLE queues (
+    name         text PRIMARY KEY,
+    concurrency  integer NOT NULL DEFAULT 0,
+    paused       boolean NOT NULL DEFAULT false
+  );
+  INSERT INTO queues (name) VALUES ('*'), ('default');
+
+  -- Counts per queue, state and shard (the old rows counted the only queue there was).
+  ALTER TABLE job_counts ADD COLUMN queue text NOT NULL DEFAULT 'default';
+  ALTER TABLE job_counts ALTER COLUMN queue DROP DEFAULT;
+  ALTER TABLE job_counts DROP CONSTRAINT job_counts_pkey;
+  ALTER TABLE job_counts ADD PRIMARY KEY (queue, state, shard);
+  -- As before, plus: idle workers are also woken when a job of a limited queue stops
+  -- processing, since that may let the next one of that queue run.
+  CREATE OR REPLACE FUNCTION jobs_changed() RETURNS trigger
+  LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+  BEGIN
+    IF TG_OP = 'DELETE' THEN
+      INSERT INTO job_counts AS c (queue, state, shard, n)
+      SELECT queue, state, pg_backend_pid() % ${COUNT_SHARDS}, -count(*) FROM old_rows
+      GROUP BY queue, state ORDER BY queue, state
+      ON CONFLICT (queue, state, shard) DO UPDATE SET n = c.n + excluded.n;
+      RETURN NULL;
+    END IF;
+    -- Nothing changed (an idle claim, an idle worker's heartbeat): nothing to count or announce.
+    IF NOT EXISTS (SELECT 1 FROM new_rows) THEN
+      RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+      INSERT INTO job_counts AS c (queue, state, shard, n)
+      SELECT queue, state, pg_backend_pid() % ${COUNT_SHARDS}, count(*) FROM new_rows
+      GROUP BY queue, state ORDER BY queue, state
+      ON CONFLICT (queue, state, shard) DO UPDATE SET n = c.n + excluded.n;
+    ELSE
+      INSERT INTO job_counts AS c (queue, state, shard, n)
+      SELECT queue, state, pg_backend_pid() % ${COUNT_SHARDS}, sum(delta) FROM (
+        SELECT queue, state, -1 AS delta FROM old_rows
+        UNION ALL
+        SELECT queue, state, 1 AS delta FROM new_rows
+      ) AS changes
+      GROUP BY queue, state HAVING sum(delta) <> 0 ORDER BY queue, state
+      ON CONFLICT (queue, state, shard) DO UPDATE SET n = c.n + excluded.n;
+      IF EXISTS (
+        SELECT 1 FROM old_rows AS o
+        JOIN new_rows AS n ON n.seq = o.seq AND n.state <> 'processing'
+        JOIN queues AS q ON q.name = o.queue AND q.concurrency > 0
+        WHERE o.state = 'processing'
+      ) THEN
+        PERFORM pg_notify('${CHANNEL_PREFIX}' || TG_TABLE_SCHEMA, '');
+        RETURN NULL;
+      END IF;
+    END IF;
+    IF EXISTS (SELECT 1 FROM new_rows WHERE state IN ('pending', 'failed')) THEN
+      PERFORM pg_notify('${CHANNEL_PREFIX}' || TG_TABLE_SCHEMA, '');
+    END IF;
+    RETURN NULL;
+  END
+  $$;
+
+  -- A running attempt's output is flushed while it runs: these count the bytes written so
+  -- far (cut ones included), so a reader knows which stored bytes are new.
+  ALTER TABLE attempts ADD COLUMN stdout_total bigint;
+  ALTER TABLE attempts ADD COLUMN stderr_total bigint;
+  `,
 ];
 
 /** Creates the schema and brings it up to date; refuses a database newer than this code. */

@@ -9,48 +9,85 @@ import type { Config } from "../../core/config.ts";
 import { backoffSeconds, canRetry } from "../../core/retry.ts";
 import type { FailOutcome, RunResult } from "../../core/types.ts";
 import type { PgDb } from "./db.ts";
-import { blob, NOW, query, readConfig, type Row, text } from "./sql.ts";
+import { unblockDependents } from "./deps.ts";
+import { blob, NOW, query, readConfig, type Row, type Sql, text } from "./sql.ts";
 
 /** What a settle records of a run: output is optional (a lost run has none). */
 export type RunEnd = Pick<RunResult, "exitCode" | "error"> & Partial<RunResult>;
 
-/** Marks a job completed if `worker` still holds it; returns whether it did. */
+/**
+ * Completes the job and its attempt if `worker` still holds it; `$8` true
+ * leaves alone a job that others depend on (that takes a transaction, below).
+ */
+const COMPLETE = `
+  WITH done AS (
+    UPDATE jobs
+    SET state = 'completed', finished_at = ${NOW}, updated_at = ${NOW}, exit_code = $4,
+        last_error = NULL, worker = NULL, lease_until = NULL,
+        started_at = coalesce($9::bigint, started_at)
+    WHERE id = $2 AND state = 'processing' AND worker = $3
+      AND NOT ($8::boolean AND has_dependents)
+    RETURNING seq, runs
+  ), attempt AS (
+    UPDATE attempts AS a
+    SET finished_at = ${NOW}, outcome = 'completed', exit_code = $4, error = $5,
+        stdout = $6::bytea, stderr = $7::bytea, started_at = coalesce($9::bigint, a.started_at)
+    FROM done WHERE a.job_seq = done.seq AND a.attempt = done.runs
+  )
+  SELECT seq FROM done`;
+
+/** Parameters of {@linkcode COMPLETE}. */
+function completeParams(db: PgDb, id: string, worker: string, result: RunResult, alone: boolean) {
+  return [
+    db.now(),
+    id,
+    worker,
+    result.exitCode,
+    text(result.error),
+    blob(result.stdout),
+    blob(result.stderr),
+    alone,
+    result.startedAt ?? null,
+  ];
+}
+
+/**
+ * Marks a job completed if `worker` still holds it; returns whether it did.
+ * A job nobody depends on takes one statement. Otherwise (see deps.ts) the
+ * completion and the unblocking of its dependents share a transaction.
+ */
 export async function complete(
   db: PgDb,
   id: string,
   worker: string,
   result: RunResult,
 ): Promise<boolean> {
-  const rows = await db.run("safe", (sql) =>
-    query(
-      sql,
-      `
-    WITH done AS (
-      UPDATE jobs
-      SET state = 'completed', finished_at = ${NOW}, updated_at = ${NOW}, exit_code = $4,
-          last_error = NULL, worker = NULL, lease_until = NULL,
-          started_at = coalesce($8::bigint, started_at)
-      WHERE id = $2 AND state = 'processing' AND worker = $3
-      RETURNING seq, runs
-    ), attempt AS (
-      UPDATE attempts AS a
-      SET finished_at = ${NOW}, outcome = 'completed', exit_code = $4, error = $5,
-          stdout = $6::bytea, stderr = $7::bytea, started_at = coalesce($8::bigint, a.started_at)
-      FROM done WHERE a.job_seq = done.seq AND a.attempt = done.runs
-    )
-    SELECT count(*)::integer AS n FROM done`,
-      [
-        db.now(),
-        id,
-        worker,
-        result.exitCode,
-        text(result.error),
-        blob(result.stdout),
-        blob(result.stderr),
-        result.startedAt ?? null,
-      ],
-    ));
-  return (rows[0].n as number) > 0;
+  const rows = await db.run(
+    "safe",
+    (sql) => query(sql, COMPLETE, completeParams(db, id, worker, result, true)),
+  );
+  if (rows.length > 0) return true;
+  // Not held by `worker` any more, or others depend on it.
+  return await completeWithDependents(db, id, worker, result);
+}
+
+/**
+ * Marks a job completed if `worker` still holds it, and in the same
+ * transaction unblocks its dependents whose dependencies have all completed
+ * (see deps.ts); returns whether it did.
+ */
+export async function completeWithDependents(
+  db: PgDb,
+  id: string,
+  worker: string,
+  result: RunResult,
+): Promise<boolean> {
+  return await db.transaction(async (tx: Sql) => {
+    const [done] = await query(tx, COMPLETE, completeParams(db, id, worker, result, false));
+    if (!done) return false;
+    await unblockDependents(db, tx, done.seq as number);
+    return true;
+  });
 }
 
 /** Records a failed run if `worker` still holds the job: retry later or dead. */

@@ -1,16 +1,20 @@
 /**
- * An operator's actions on jobs: cancel, and moving dead jobs back to
- * pending (`dlq retry`). Each is all or nothing.
+ * An operator's actions on jobs: cancel (with the blocked jobs that depend on
+ * it), and moving dead jobs back to pending (`dlq retry`). Each is all or
+ * nothing.
  * @module
  */
 
 import { QueueError, quote } from "../../core/errors.ts";
-import type { JobState } from "../../core/types.ts";
+import type { CancelOutcome, JobState } from "../../core/types.ts";
 import { notFound, type Row, type SqliteDb } from "./db.ts";
-import { finishAttempt } from "./settle.ts";
+import { cancelDependents } from "./deps.ts";
 
-/** Cancels a job that has not finished; returns its previous state. */
-export async function cancel(db: SqliteDb, id: string): Promise<JobState> {
+/**
+ * Cancels a job that has not finished, and the blocked jobs that depend on
+ * it (transitively); returns its previous state and those jobs' ids.
+ */
+export async function cancel(db: SqliteDb, id: string): Promise<CancelOutcome> {
   const now = db.now();
   return await db.tx(() => {
     const row = db.sql("SELECT seq, runs, state FROM jobs WHERE id = ?").get(id) as
@@ -21,9 +25,13 @@ export async function cancel(db: SqliteDb, id: string): Promise<JobState> {
     if (state === "completed" || state === "dead") {
       throw new QueueError("conflict", `Cannot cancel job ${quote(id)}: it is already ${state}`);
     }
-    if (state === "cancelled") return state;
+    if (state === "cancelled") return { previous: state, cascaded: [] };
     if (state === "processing") {
-      finishAttempt(db, row, now, "cancelled", { exitCode: null, error: "cancelled" });
+      // The output flushed so far stays: it is all this run will leave.
+      db.sql(`
+        UPDATE attempts
+        SET finished_at = ?, outcome = 'cancelled', exit_code = NULL, error = 'cancelled'
+        WHERE job_seq = ? AND attempt = ?`).run(now, row.seq, row.runs);
     }
     db.sql(`
       UPDATE jobs SET state = 'cancelled', updated_at = ?, finished_at = ?,
@@ -31,7 +39,7 @@ export async function cancel(db: SqliteDb, id: string): Promise<JobState> {
                                         ELSE last_error END,
                       worker = NULL, lease_until = NULL
       WHERE seq = ?`).run(now, now, row.seq);
-    return state;
+    return { previous: state, cascaded: cancelDependents(db, row.seq as number, now) };
   });
 }
 

@@ -1,13 +1,17 @@
 /**
  * Enqueue: a batch of new jobs in one transaction, all or nothing, durable
- * when it returns.
+ * when it returns; each in its queue (made on first use), blocked while a
+ * dependency has not completed.
  * @module
  */
 
 import { QueueError, quote } from "../../core/errors.ts";
+import { DEFAULT_QUEUE } from "../../core/queue_name.ts";
 import type { NewJob } from "../../core/types.ts";
 import type { EnqueueOptions } from "../store.ts";
 import type { Row, SqliteDb } from "./db.ts";
+import { initialStates, insertDependencies } from "./deps.ts";
+import { ensureQueues } from "./queues.ts";
 
 /** Jobs per INSERT statement in a batch enqueue. */
 const ENQUEUE_CHUNK = 20_000;
@@ -23,8 +27,27 @@ function repeatedId(jobs: NewJob[]): string | undefined {
 }
 
 /**
- * Stores `jobs`; throws `conflict` naming an id that repeats or already exists,
- * unless `ifAbsent` (then such jobs are skipped). Returns how many were stored.
+ * The jobs of a batch that `ifAbsent` stores: those whose id is not taken,
+ * the first of each id. Runs inside the caller's transaction.
+ */
+function absent(db: SqliteDb, jobs: NewJob[]): NewJob[] {
+  const taken = new Set(
+    (db.sql("SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?))")
+      .all(JSON.stringify(jobs.map((job) => job.id))) as Row[]).map((row) => row.id as string),
+  );
+  return jobs.filter((job) => {
+    if (taken.has(job.id)) return false;
+    taken.add(job.id);
+    return true;
+  });
+}
+
+/**
+ * Stores `jobs` in their queues and records their dependencies; throws
+ * `conflict` naming an id that repeats or already exists, unless `ifAbsent`
+ * (then such jobs are skipped, their dependencies unchecked), or naming a
+ * cancelled dependency; `invalid` naming a dependency that does not exist.
+ * Returns how many were stored.
  */
 export async function enqueue(
   db: SqliteDb,
@@ -32,20 +55,21 @@ export async function enqueue(
   options: EnqueueOptions = {},
 ): Promise<number> {
   const now = db.now();
-  // An upsert's SELECT needs a WHERE clause (SQLite's parsing rule).
   const insert = db.sql(`
     INSERT INTO jobs (id, command, state, priority, max_retries, timeout, cwd, run_at,
-                      created_at, updated_at)
-    SELECT value ->> 0, value ->> 1, 'pending', value ->> 2, value ->> 3, value ->> 4,
-           value ->> 5, value ->> 6, ?, ?
-    FROM json_each(?)${options.ifAbsent ? " WHERE true ON CONFLICT (id) DO NOTHING" : ""}`);
-  let stored = 0;
+                      queue, after_ids, created_at, updated_at)
+    SELECT value ->> 0, value ->> 1, value ->> 9, value ->> 2, value ->> 3, value ->> 4,
+           value ->> 5, value ->> 6, value ->> 7, value ->> 8, ?, ?
+    FROM json_each(?)`);
   // A worker's connection (and a running purge) relaxes durability; an enqueue keeps it.
   db.raw.exec("PRAGMA synchronous = FULL");
   try {
-    await db.tx(() => {
-      for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
-        const chunk = jobs.slice(start, start + ENQUEUE_CHUNK).map((job) => [
+    return await db.tx(() => {
+      const batch = options.ifAbsent ? absent(db, jobs) : jobs;
+      const states = initialStates(db, batch);
+      ensureQueues(db, batch.map((job) => job.queue ?? DEFAULT_QUEUE));
+      for (let start = 0; start < batch.length; start += ENQUEUE_CHUNK) {
+        const chunk = batch.slice(start, start + ENQUEUE_CHUNK).map((job) => [
           job.id,
           job.command,
           job.priority,
@@ -53,13 +77,16 @@ export async function enqueue(
           job.timeout,
           job.cwd,
           job.runAt,
+          job.queue ?? DEFAULT_QUEUE,
+          job.after?.length ? JSON.stringify(job.after) : null,
+          states.get(job.id) ?? "pending",
         ]);
         const text = JSON.stringify(chunk);
         try {
-          stored += Number(insert.run(now, now, text).changes);
+          insert.run(now, now, text);
         } catch (error) {
           if (!/UNIQUE constraint failed/.test((error as Error).message)) throw error;
-          const repeated = repeatedId(jobs);
+          const repeated = repeatedId(batch);
           if (repeated !== undefined) {
             const id = quote(repeated);
             throw new QueueError(
@@ -76,9 +103,10 @@ export async function enqueue(
           );
         }
       }
+      insertDependencies(db, batch);
+      return batch.length;
     });
   } finally {
     if (db.worker) db.raw.exec("PRAGMA synchronous = NORMAL");
   }
-  return stored;
 }

@@ -22,10 +22,11 @@ export async function exchange(
   const completed = request.completed ?? [];
   const release = request.release ?? [];
   const want = request.claim ?? 0;
+  const scope = { queues: request.queues, before: request.before };
   // Nothing to write and nothing (better) due: a read, no write lock.
   if (
     completed.length === 0 && release.length === 0 &&
-    (want === 0 || dueJobs(db, now, 1, request.before).length === 0)
+    (want === 0 || dueJobs(db, now, 1, scope).length === 0)
   ) {
     return { completed: [], claimed: [] };
   }
@@ -33,7 +34,7 @@ export async function exchange(
     releaseHeld(db, worker, release, now);
     const recorded = completed.filter(({ id, result }) => completeRow(db, id, worker, result, now))
       .map(({ id }) => id);
-    const claimed = claimRows(db, worker, now, request.leaseMs, want, request.before);
+    const claimed = claimRows(db, worker, now, request.leaseMs, want, scope);
     return { completed: recorded, claimed };
   });
 }

@@ -7,7 +7,6 @@
  * @module
  */
 
-import { DEFAULT_QUEUE } from "../../core/queue_name.ts";
 import {
   PURGEABLE_STATES,
   type PurgeableState,
@@ -30,19 +29,24 @@ function zero(): Record<PurgeableState, number> {
   return { completed: 0, cancelled: 0, dead: 0 };
 }
 
-/** The finished jobs of `state` older than the cutoff, by the partial index jobs_finished. */
+/**
+ * The finished jobs of `state` older than the cutoff (`?`, then the queue or
+ * NULL, twice), by the partial index jobs_finished. A dead job that blocked
+ * jobs wait for stays: `dlq retry` of it must still let their chain go on.
+ */
 function oldest(state: PurgeableState): string {
   return `SELECT seq FROM jobs INDEXED BY jobs_finished
-          WHERE state = '${state}' AND finished_at < ?`;
+          WHERE state = '${state}' AND finished_at < ? AND (? IS NULL OR queue = ?)${
+    state === "dead"
+      ? ` AND NOT EXISTS (SELECT 1 FROM job_deps AS d JOIN jobs AS b ON b.seq = d.job_seq
+                          WHERE d.dep_seq = jobs.seq AND b.state = 'blocked')`
+      : ""
+  }`;
 }
 
 /** Deletes (or counts) finished jobs as `options` say. */
 export async function purge(db: SqliteDb, options: PurgeOptions): Promise<PurgeResult> {
   const counts = zero();
-  // TODO(queues, SPEC §9): until jobs have a queue column every job is in "default".
-  if (options.queue !== undefined && options.queue !== DEFAULT_QUEUE) {
-    return { counts, done: true };
-  }
   const now = db.now();
   const deadline = options.budgetMs === undefined ? Infinity : performance.now() + options.budgetMs;
   let done = true;
@@ -72,8 +76,10 @@ async function deleteOld(
     const ms = options.olderThanMs[state];
     if (ms === undefined) continue;
     const cutoff = now - ms;
+    const queue = options.queue ?? null;
     if (options.dryRun) {
-      const row = db.sql(`SELECT count(*) AS n FROM (${oldest(state)})`).get(cutoff) as Row;
+      const row = db.sql(`SELECT count(*) AS n FROM (${oldest(state)})`)
+        .get(cutoff, queue, queue) as Row;
       counts[state] = row.n as number;
       continue;
     }
@@ -83,10 +89,14 @@ async function deleteOld(
         const gone = db.sql(
           `DELETE FROM jobs WHERE seq IN (${oldest(state)} ORDER BY finished_at LIMIT ?)
            RETURNING seq`,
-        ).all(cutoff, batch) as Row[];
+        ).all(cutoff, queue, queue, batch) as Row[];
         if (gone.length === 0) return 0;
-        db.sql("DELETE FROM attempts WHERE job_seq IN (SELECT value FROM json_each(?))")
-          .run(JSON.stringify(gone.map((row) => row.seq)));
+        const seqs = JSON.stringify(gone.map((row) => row.seq));
+        db.sql("DELETE FROM attempts WHERE job_seq IN (SELECT value FROM json_each(?))").run(seqs);
+        // Their dependency links go too: a finished job waits for nothing any more, and a job
+        // that waited for it is not held back by a job that is gone (dead ones it waits for stay).
+        db.sql("DELETE FROM job_deps WHERE job_seq IN (SELECT value FROM json_each(?))").run(seqs);
+        db.sql("DELETE FROM job_deps WHERE dep_seq IN (SELECT value FROM json_each(?))").run(seqs);
         return gone.length;
       });
       counts[state] += deleted;

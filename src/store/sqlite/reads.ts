@@ -8,12 +8,12 @@ import {
   type Attempt,
   type AttemptLogs,
   type Job,
-  JOB_STATES,
   type JobState,
   type StateCounts,
+  UNFINISHED_STATES,
 } from "../../core/types.ts";
-import { toJob } from "../rows.ts";
-import type { ListOptions } from "../store.ts";
+import { emptyCounts, toJob } from "../rows.ts";
+import type { JobFilter, ListOptions } from "../store.ts";
 import { notFound, type Row, type SqliteDb } from "./db.ts";
 
 export async function getJob(db: SqliteDb, id: string): Promise<Job | null> {
@@ -25,20 +25,51 @@ export async function getJob(db: SqliteDb, id: string): Promise<Job | null> {
 export async function listJobs(db: SqliteDb, options: ListOptions = {}): Promise<Job[]> {
   const limit = options.limit ?? 50;
   const offset = options.offset ?? 0;
-  const rows = options.state
+  const { state, queue } = options;
+  // One statement per filter, so each walks its own index newest first.
+  const rows = state && queue
+    ? db.sql("SELECT * FROM jobs WHERE queue = ? AND state = ? ORDER BY seq DESC LIMIT ? OFFSET ?")
+      .all(queue, state, limit, offset)
+    : queue
+    ? db.sql("SELECT * FROM jobs WHERE queue = ? ORDER BY seq DESC LIMIT ? OFFSET ?")
+      .all(queue, limit, offset)
+    : state
     ? db.sql("SELECT * FROM jobs WHERE state = ? ORDER BY seq DESC LIMIT ? OFFSET ?")
-      .all(options.state, limit, offset)
+      .all(state, limit, offset)
     : db.sql("SELECT * FROM jobs ORDER BY seq DESC LIMIT ? OFFSET ?").all(limit, offset);
   return (rows as Row[]).map(toJob);
 }
 
 /** Jobs per state, from the counters the triggers keep (the same cost at any size). */
 export function counts(db: SqliteDb): StateCounts {
-  const counts = Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as StateCounts;
-  for (const row of db.sql("SELECT state, n FROM job_counts").all() as Row[]) {
-    counts[row.state as JobState] = row.n as number;
-  }
+  const counts = emptyCounts();
+  const rows = db.sql("SELECT state, sum(n) AS n FROM job_counts GROUP BY state").all() as Row[];
+  for (const row of rows) counts[row.state as JobState] = row.n as number;
   return counts;
+}
+
+/** How many jobs match `filter`, from the same counters. */
+export async function countJobs(db: SqliteDb, filter: JobFilter = {}): Promise<number> {
+  const row = db.sql(`
+    SELECT coalesce(sum(n), 0) AS n FROM job_counts
+    WHERE (? IS NULL OR state = ?) AND (? IS NULL OR queue = ?)`).get(
+    filter.state ?? null,
+    filter.state ?? null,
+    filter.queue ?? null,
+    filter.queue ?? null,
+  ) as Row;
+  return row.n as number;
+}
+
+/** Ids of the jobs that have not finished (of `queue`, if given), oldest first. */
+export async function unfinishedIds(db: SqliteDb, queue?: string): Promise<string[]> {
+  const states = UNFINISHED_STATES.map((state) => `'${state}'`).join(", ");
+  const rows =
+    (queue === undefined
+      ? db.sql(`SELECT id FROM jobs WHERE state IN (${states}) ORDER BY seq`).all()
+      : db.sql(`SELECT id FROM jobs WHERE queue = ? AND state IN (${states}) ORDER BY seq`)
+        .all(queue)) as Row[];
+  return rows.map((row) => row.id as string);
 }
 
 /** Creation time of the oldest pending job, or `null`. */

@@ -113,6 +113,69 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE workers ADD COLUMN process_started_at INTEGER;
   `,
+  // 4: named queues with limits and pause, dependencies (state 'blocked'), partial output.
+  `
+  ALTER TABLE jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
+  -- The job's dependencies as enqueued (a JSON array of ids), NULL when none.
+  ALTER TABLE jobs ADD COLUMN after_ids TEXT;
+  -- Set once another job depends on this one: only then does completing it look for dependents.
+  ALTER TABLE jobs ADD COLUMN has_dependents INTEGER NOT NULL DEFAULT 0;
+
+  -- The claim walks each served queue's part of this index and stops at its first due job;
+  -- blocked jobs are not in it.
+  DROP INDEX jobs_claim;
+  CREATE INDEX jobs_claim ON jobs (queue, priority DESC, run_at, seq)
+    WHERE state IN ('pending', 'failed');
+  CREATE INDEX jobs_queue_state ON jobs (queue, state, seq);
+
+  CREATE TABLE job_deps (
+    job_seq  INTEGER NOT NULL,  -- the dependent job
+    dep_seq  INTEGER NOT NULL,  -- the job it runs after
+    PRIMARY KEY (job_seq, dep_seq)
+  ) WITHOUT ROWID;
+  CREATE INDEX job_deps_dep ON job_deps (dep_seq, job_seq);
+
+  -- Every queue that has had jobs or settings. The row '*' (not a valid queue name) holds
+  -- whether queues created from now on start paused: 'pause' with no name sets it.
+  CREATE TABLE queues (
+    name         TEXT PRIMARY KEY,
+    concurrency  INTEGER NOT NULL DEFAULT 0,
+    paused       INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  INSERT INTO queues (name) VALUES ('*'), ('default');
+
+  -- Counts per queue and state (the old table counted the only queue there was).
+  DROP TRIGGER jobs_count_insert;
+  DROP TRIGGER jobs_count_update;
+  DROP TRIGGER jobs_count_delete;
+  CREATE TABLE queue_counts (
+    queue  TEXT NOT NULL,
+    state  TEXT NOT NULL,
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (queue, state)
+  ) WITHOUT ROWID;
+  INSERT INTO queue_counts (queue, state, n) SELECT 'default', state, n FROM job_counts;
+  DROP TABLE job_counts;
+  ALTER TABLE queue_counts RENAME TO job_counts;
+  CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO job_counts (queue, state, n) VALUES (NEW.queue, NEW.state, 1)
+    ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER jobs_count_update AFTER UPDATE OF state, queue ON jobs
+  WHEN OLD.state <> NEW.state OR OLD.queue <> NEW.queue BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
+    INSERT INTO job_counts (queue, state, n) VALUES (NEW.queue, NEW.state, 1)
+    ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
+  END;
+
+  -- A running attempt's output is flushed while it runs: these count the bytes written so
+  -- far (cut ones included), so a reader knows which stored bytes are new.
+  ALTER TABLE attempts ADD COLUMN stdout_total INTEGER;
+  ALTER TABLE attempts ADD COLUMN stderr_total INTEGER;
+  `,
 ];
 
 /** Brings the schema up to date in one transaction; refuses a database newer than this code. */

@@ -9,11 +9,15 @@ import type { Config } from "../../core/config.ts";
 import { backoffSeconds, canRetry } from "../../core/retry.ts";
 import type { Attempt, FailOutcome, RunResult } from "../../core/types.ts";
 import { blob, type Row, type SqliteDb } from "./db.ts";
+import { unblockDependents } from "./deps.ts";
 
 /** What a settle records of a run: output is optional (a lost run has none). */
 export type RunEnd = Pick<RunResult, "exitCode" | "error"> & Partial<RunResult>;
 
-/** Marks a job completed if `worker` still holds it; returns whether it did. */
+/**
+ * Marks a job completed if `worker` still holds it, and in the same
+ * transaction lets its dependents go on; returns whether it did.
+ */
 export async function complete(
   db: SqliteDb,
   id: string,
@@ -24,7 +28,10 @@ export async function complete(
   return await db.tx(() => completeRow(db, id, worker, result, now));
 }
 
-/** Records a completed run inside the caller's transaction, if `worker` still holds the job. */
+/**
+ * Records a completed run inside the caller's transaction, if `worker` still
+ * holds the job, and lets the job's dependents go on in the same transaction.
+ */
 export function completeRow(
   db: SqliteDb,
   id: string,
@@ -38,11 +45,17 @@ export function completeRow(
         last_error = NULL, worker = NULL, lease_until = NULL,
         started_at = coalesce(?, started_at)
     WHERE id = ? AND state = 'processing' AND worker = ?
-    RETURNING seq, runs`).get(now, now, result.exitCode, result.startedAt ?? null, id, worker) as
-    | Row
-    | undefined;
+    RETURNING seq, runs, has_dependents`).get(
+    now,
+    now,
+    result.exitCode,
+    result.startedAt ?? null,
+    id,
+    worker,
+  ) as Row | undefined;
   if (!row) return false;
   finishAttempt(db, row, now, "completed", result);
+  if (row.has_dependents) unblockDependents(db, row.seq as number, now);
   return true;
 }
 
