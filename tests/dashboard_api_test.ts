@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cli } from "./helpers.ts";
+import { cli, unixOnly } from "./helpers.ts";
 import { newJob, post, request, runWorkers, withDashboard } from "./dashboard_helpers.ts";
 
 Deno.test("api: status has the counts and workers of `status --json`, plus the live workers", async () => {
@@ -64,77 +64,88 @@ Deno.test("api: jobs are listed newest first, filtered by state and paged like `
   });
 });
 
-Deno.test("api: a job with every attempt and its logs, as `show --json` and `logs --json`", async () => {
-  await withDashboard(async ({ home, store, base }) => {
-    await store.setConfig("backoff-base", "1"); // retry after 1 s
-    const command = `echo "out of run $QUEUECTL_ATTEMPT"; echo 'err line' >&2; exit 3`;
-    await store.enqueue([newJob("talk", command, { maxRetries: 1 })]);
-    await runWorkers(home);
-    const { status, body } = await request(`${base}/api/jobs/talk`);
-    assert.equal(status, 200);
-    assert.equal(body.command, command);
-    assert.equal(body.state, "dead");
-    assert.deepEqual(body.history.map((a: { outcome: string }) => a.outcome), ["failed", "failed"]);
-    assert.deepEqual(body.history.map((a: { exit_code: number }) => a.exit_code), [3, 3]);
-    assert.equal(body.history[0].stdout_bytes, "out of run 1\n".length);
-    assert.deepEqual(body, JSON.parse((await cli(home, ["show", "--json", "talk"])).stdout));
-    const logs = await request(`${base}/api/jobs/talk/logs`);
-    assert.equal(logs.status, 200);
-    assert.deepEqual(logs.body, {
-      id: "talk",
-      attempt: 2,
-      stdout: "out of run 2\n",
-      stderr: "err line\n",
+Deno.test(
+  "api: a job with every attempt and its logs, as `show --json` and `logs --json`",
+  unixOnly,
+  async () => {
+    await withDashboard(async ({ home, store, base }) => {
+      await store.setConfig("backoff-base", "1"); // retry after 1 s
+      const command = `echo "out of run $QUEUECTL_ATTEMPT"; echo 'err line' >&2; exit 3`;
+      await store.enqueue([newJob("talk", command, { maxRetries: 1 })]);
+      await runWorkers(home);
+      const { status, body } = await request(`${base}/api/jobs/talk`);
+      assert.equal(status, 200);
+      assert.equal(body.command, command);
+      assert.equal(body.state, "dead");
+      assert.deepEqual(body.history.map((a: { outcome: string }) => a.outcome), [
+        "failed",
+        "failed",
+      ]);
+      assert.deepEqual(body.history.map((a: { exit_code: number }) => a.exit_code), [3, 3]);
+      assert.equal(body.history[0].stdout_bytes, "out of run 1\n".length);
+      assert.deepEqual(body, JSON.parse((await cli(home, ["show", "--json", "talk"])).stdout));
+      const logs = await request(`${base}/api/jobs/talk/logs`);
+      assert.equal(logs.status, 200);
+      assert.deepEqual(logs.body, {
+        id: "talk",
+        attempt: 2,
+        stdout: "out of run 2\n",
+        stderr: "err line\n",
+      });
+      assert.deepEqual(logs.body, JSON.parse((await cli(home, ["logs", "--json", "talk"])).stdout));
+      const first = await request(`${base}/api/jobs/talk/logs?attempt=1`);
+      assert.equal(first.body.stdout, "out of run 1\n");
+      const missing = await request(`${base}/api/jobs/talk/logs?attempt=3`);
+      assert.deepEqual([missing.status, missing.body], [404, {
+        error: 'Job "talk" has no attempt 3',
+      }]);
+      await store.enqueue([newJob("never", "true", { runAt: Date.now() + 3_600_000 })]);
+      const never = await request(`${base}/api/jobs/never/logs`);
+      assert.deepEqual([never.status, never.body], [404, { error: 'Job "never" has not run yet' }]);
     });
-    assert.deepEqual(logs.body, JSON.parse((await cli(home, ["logs", "--json", "talk"])).stdout));
-    const first = await request(`${base}/api/jobs/talk/logs?attempt=1`);
-    assert.equal(first.body.stdout, "out of run 1\n");
-    const missing = await request(`${base}/api/jobs/talk/logs?attempt=3`);
-    assert.deepEqual([missing.status, missing.body], [404, {
-      error: 'Job "talk" has no attempt 3',
-    }]);
-    await store.enqueue([newJob("never", "true", { runAt: Date.now() + 3_600_000 })]);
-    const never = await request(`${base}/api/jobs/never/logs`);
-    assert.deepEqual([never.status, never.body], [404, { error: 'Job "never" has not run yet' }]);
-  });
-});
+  },
+);
 
-Deno.test("api: retry and cancel change the Store as `dlq retry` and `cancel` do", async () => {
-  await withDashboard(async ({ home, store, base }) => {
-    await store.enqueue([newJob("doomed", "exit 1"), newJob("done", "true")]);
-    await runWorkers(home);
-    await store.enqueue([newJob("queued"), newJob("other")]);
-    assert.equal((await store.getJob("doomed"))?.state, "dead");
+Deno.test(
+  "api: retry and cancel change the Store as `dlq retry` and `cancel` do",
+  unixOnly,
+  async () => {
+    await withDashboard(async ({ home, store, base }) => {
+      await store.enqueue([newJob("doomed", "exit 1"), newJob("done", "true")]);
+      await runWorkers(home);
+      await store.enqueue([newJob("queued"), newJob("other")]);
+      assert.equal((await store.getJob("doomed"))?.state, "dead");
 
-    const retried = await post(base, "/api/jobs/doomed/retry");
-    assert.deepEqual([retried.status, retried.body], [200, { retried: ["doomed"] }]);
-    const back = await store.getJob("doomed");
-    assert.equal(back?.state, "pending");
-    assert.equal(back?.attempts, 0);
-    const again = await post(base, "/api/jobs/doomed/retry");
-    assert.equal(again.status, 409);
-    assert.match(again.body.error, /"doomed" is pending, not dead/);
+      const retried = await post(base, "/api/jobs/doomed/retry");
+      assert.deepEqual([retried.status, retried.body], [200, { retried: ["doomed"] }]);
+      const back = await store.getJob("doomed");
+      assert.equal(back?.state, "pending");
+      assert.equal(back?.attempts, 0);
+      const again = await post(base, "/api/jobs/doomed/retry");
+      assert.equal(again.status, 409);
+      assert.match(again.body.error, /"doomed" is pending, not dead/);
 
-    const cancelled = await post(base, "/api/jobs/queued/cancel");
-    assert.deepEqual(cancelled.body, {
-      id: "queued",
-      previous_state: "pending",
-      state: "cancelled",
+      const cancelled = await post(base, "/api/jobs/queued/cancel");
+      assert.deepEqual(cancelled.body, {
+        id: "queued",
+        previous_state: "pending",
+        state: "cancelled",
+      });
+      assert.equal((await store.getJob("queued"))?.state, "cancelled");
+      const late = await post(base, "/api/jobs/done/cancel");
+      assert.equal(late.status, 409);
+      assert.match(late.body.error, /already completed/);
+
+      await runWorkers(home); // doomed dies again
+      assert.equal((await store.getJob("doomed"))?.state, "dead");
+      const all = await post(base, "/api/dlq/retry", { all: true });
+      assert.deepEqual(all.body, { retried: ["doomed"] });
+      assert.equal((await store.counts()).dead, 0);
+      const bad = await post(base, "/api/dlq/retry", { all: "yes" });
+      assert.equal(bad.status, 400);
     });
-    assert.equal((await store.getJob("queued"))?.state, "cancelled");
-    const late = await post(base, "/api/jobs/done/cancel");
-    assert.equal(late.status, 409);
-    assert.match(late.body.error, /already completed/);
-
-    await runWorkers(home); // doomed dies again
-    assert.equal((await store.getJob("doomed"))?.state, "dead");
-    const all = await post(base, "/api/dlq/retry", { all: true });
-    assert.deepEqual(all.body, { retried: ["doomed"] });
-    assert.equal((await store.counts()).dead, 0);
-    const bad = await post(base, "/api/dlq/retry", { all: "yes" });
-    assert.equal(bad.status, 400);
-  });
-});
+  },
+);
 
 Deno.test("api: bad ids are 404 JSON, bad parameters 400 JSON, wrong methods 405", async () => {
   await withDashboard(async ({ store, base }) => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cli, MAIN, PERMISSIONS, tempHome } from "./helpers.ts";
+import { cli, MAIN, PERMISSIONS, tempHome, unixOnly } from "./helpers.ts";
 
 Deno.test("dashboard: bad --port, --host or --token is one line on stderr and exit 2", async () => {
   const { home, cleanup } = await tempHome();
@@ -54,7 +54,7 @@ async function startCli(home: string, args: string[]) {
   return { lines, stop };
 }
 
-Deno.test("dashboard: serves until SIGTERM, then exits 0", async () => {
+Deno.test("dashboard: serves until SIGTERM, then exits 0", unixOnly, async () => {
   const { home, cleanup } = await tempHome();
   try {
     assert.equal((await cli(home, ["enqueue", "-c", "true", "--id", "one"])).code, 0);
@@ -78,30 +78,34 @@ Deno.test("dashboard: serves until SIGTERM, then exits 0", async () => {
   }
 });
 
-Deno.test("dashboard: off loopback it prints a generated token and requires it", async () => {
-  const { home, cleanup } = await tempHome();
-  try {
-    const { lines, stop } = await startCli(home, ["--host", "0.0.0.0"]);
-    let stopped: { code: number; stderr: string } | undefined;
+Deno.test(
+  "dashboard: off loopback it prints a generated token and requires it",
+  unixOnly,
+  async () => {
+    const { home, cleanup } = await tempHome();
     try {
-      const token = lines.join("\n").match(/^token (\S+) \(generated/m)?.[1];
-      assert.ok(token, lines.join("\n"));
-      const port = lines[0].match(/:(\d+)\/\?token=/)?.[1];
-      assert.ok(port, lines[0]);
-      const denied = await fetch(`http://127.0.0.1:${port}/api/status`);
-      assert.equal(denied.status, 401);
-      await denied.body?.cancel();
-      const allowed = await fetch(`http://127.0.0.1:${port}/api/status`, {
-        headers: { authorization: `Bearer ${token}` },
-      });
-      assert.equal(allowed.status, 200);
-      await allowed.body?.cancel();
-      stopped = await stop();
+      const { lines, stop } = await startCli(home, ["--host", "0.0.0.0"]);
+      let stopped: { code: number; stderr: string } | undefined;
+      try {
+        const token = lines.join("\n").match(/^token (\S+) \(generated/m)?.[1];
+        assert.ok(token, lines.join("\n"));
+        const port = lines[0].match(/:(\d+)\/\?token=/)?.[1];
+        assert.ok(port, lines[0]);
+        const denied = await fetch(`http://127.0.0.1:${port}/api/status`);
+        assert.equal(denied.status, 401);
+        await denied.body?.cancel();
+        const allowed = await fetch(`http://127.0.0.1:${port}/api/status`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        assert.equal(allowed.status, 200);
+        await allowed.body?.cancel();
+        stopped = await stop();
+      } finally {
+        if (!stopped) await stop();
+      }
+      assert.equal(stopped.code, 0, stopped.stderr);
     } finally {
-      if (!stopped) await stop();
+      await cleanup();
     }
-    assert.equal(stopped.code, 0, stopped.stderr);
-  } finally {
-    await cleanup();
-  }
-});
+  },
+);

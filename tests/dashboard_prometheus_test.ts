@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { RunCounters } from "../src/dashboard/prometheus.ts";
 import { openSqliteStore } from "../src/store/sqlite.ts";
 import { newJob, request, runWorkers, withDashboard } from "./dashboard_helpers.ts";
-import { tempHome } from "./helpers.ts";
+import { tempHome, unixOnly } from "./helpers.ts";
 import { FakeClock } from "./store_contract.ts";
 
 /** Parses Prometheus text into `name{labels}` → value, checking every sample has HELP and TYPE. */
@@ -24,58 +24,66 @@ function parse(text: string): Map<string, number> {
   return samples;
 }
 
-Deno.test("/metrics: gauges, run counters and a run-time histogram in Prometheus text", async () => {
-  await withDashboard(async ({ home, store, base }) => {
-    await store.enqueue([
-      newJob("a"),
-      newJob("b"),
-      newJob("c", "exit 1"),
-      newJob("d", "sleep 0.3"),
-    ]);
-    await runWorkers(home);
-    await store.enqueue([newJob("waiting")]);
-    await store.heartbeat({
-      id: "w-9",
-      kind: "worker",
-      host: "h",
-      pid: 9,
-      supervisor: null,
-      currentJob: null,
-      leaseMs: 30_000,
-    });
-    const reply = await request(`${base}/metrics`);
-    assert.equal(reply.status, 200);
-    assert.equal(reply.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
-    const m = parse(reply.body);
-    assert.equal(m.get('queuectl_jobs{state="pending"}'), 1);
-    assert.equal(m.get('queuectl_jobs{state="completed"}'), 3);
-    assert.equal(m.get('queuectl_jobs{state="dead"}'), 1);
-    assert.equal(m.get('queuectl_runs_total{outcome="completed"}'), 3);
-    assert.equal(m.get('queuectl_runs_total{outcome="failed"}'), 1);
-    assert.equal(m.get('queuectl_runs_total{outcome="lost"}'), 0);
-    assert.equal(m.get("queuectl_run_duration_seconds_count"), 4);
-    assert.equal(m.get('queuectl_run_duration_seconds_bucket{le="+Inf"}'), 4);
-    assert.equal(m.get('queuectl_run_duration_seconds_bucket{le="0.25"}'), 3, "all but the sleep");
-    assert.ok(m.get("queuectl_run_duration_seconds_sum")! >= 0.3);
-    const buckets = [...m].filter(([key]) =>
-      key.startsWith("queuectl_run_duration_seconds_bucket")
-    );
-    assert.ok(buckets.every(([, n], i) => i === 0 || n >= buckets[i - 1][1]), "cumulative");
-    assert.equal(m.get("queuectl_workers"), 1);
-    assert.equal(m.get("queuectl_workers_busy"), 0);
-    assert.ok(m.get("queuectl_oldest_pending_age_seconds")! >= 0);
+Deno.test(
+  "/metrics: gauges, run counters and a run-time histogram in Prometheus text",
+  unixOnly,
+  async () => {
+    await withDashboard(async ({ home, store, base }) => {
+      await store.enqueue([
+        newJob("a"),
+        newJob("b"),
+        newJob("c", "exit 1"),
+        newJob("d", "sleep 0.3"),
+      ]);
+      await runWorkers(home);
+      await store.enqueue([newJob("waiting")]);
+      await store.heartbeat({
+        id: "w-9",
+        kind: "worker",
+        host: "h",
+        pid: 9,
+        supervisor: null,
+        currentJob: null,
+        leaseMs: 30_000,
+      });
+      const reply = await request(`${base}/metrics`);
+      assert.equal(reply.status, 200);
+      assert.equal(reply.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+      const m = parse(reply.body);
+      assert.equal(m.get('queuectl_jobs{state="pending"}'), 1);
+      assert.equal(m.get('queuectl_jobs{state="completed"}'), 3);
+      assert.equal(m.get('queuectl_jobs{state="dead"}'), 1);
+      assert.equal(m.get('queuectl_runs_total{outcome="completed"}'), 3);
+      assert.equal(m.get('queuectl_runs_total{outcome="failed"}'), 1);
+      assert.equal(m.get('queuectl_runs_total{outcome="lost"}'), 0);
+      assert.equal(m.get("queuectl_run_duration_seconds_count"), 4);
+      assert.equal(m.get('queuectl_run_duration_seconds_bucket{le="+Inf"}'), 4);
+      assert.equal(
+        m.get('queuectl_run_duration_seconds_bucket{le="0.25"}'),
+        3,
+        "all but the sleep",
+      );
+      assert.ok(m.get("queuectl_run_duration_seconds_sum")! >= 0.3);
+      const buckets = [...m].filter(([key]) =>
+        key.startsWith("queuectl_run_duration_seconds_bucket")
+      );
+      assert.ok(buckets.every(([, n], i) => i === 0 || n >= buckets[i - 1][1]), "cumulative");
+      assert.equal(m.get("queuectl_workers"), 1);
+      assert.equal(m.get("queuectl_workers_busy"), 0);
+      assert.ok(m.get("queuectl_oldest_pending_age_seconds")! >= 0);
 
-    // A later scrape adds the runs finished since, and only those.
-    await store.enqueue([newJob("e"), newJob("f", "exit 3")]);
-    await store.cancel("waiting");
-    await runWorkers(home);
-    const next = parse((await request(`${base}/metrics`)).body);
-    assert.equal(next.get('queuectl_runs_total{outcome="completed"}'), 4);
-    assert.equal(next.get('queuectl_runs_total{outcome="failed"}'), 2);
-    assert.equal(next.get("queuectl_run_duration_seconds_count"), 6);
-    assert.equal(next.get("queuectl_oldest_pending_age_seconds"), 0, "nothing pending");
-  });
-});
+      // A later scrape adds the runs finished since, and only those.
+      await store.enqueue([newJob("e"), newJob("f", "exit 3")]);
+      await store.cancel("waiting");
+      await runWorkers(home);
+      const next = parse((await request(`${base}/metrics`)).body);
+      assert.equal(next.get('queuectl_runs_total{outcome="completed"}'), 4);
+      assert.equal(next.get('queuectl_runs_total{outcome="failed"}'), 2);
+      assert.equal(next.get("queuectl_run_duration_seconds_count"), 6);
+      assert.equal(next.get("queuectl_oldest_pending_age_seconds"), 0, "nothing pending");
+    });
+  },
+);
 
 Deno.test("RunCounters: windows never overlap, and runs younger than the lag wait", async () => {
   const { db, cleanup } = await tempHome();

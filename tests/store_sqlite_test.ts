@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { openSqliteStore } from "../src/store/sqlite.ts";
 import { storeContract } from "./store_contract.ts";
-import { tempHome } from "./helpers.ts";
+import { tempHome, unixOnly } from "./helpers.ts";
 
 storeContract("sqlite", async (clock) => {
   const { db, cleanup } = await tempHome();
@@ -57,7 +57,7 @@ Deno.test("sqlite: concurrent claimers in separate processes never get the same 
   }
 });
 
-Deno.test("sqlite: data dir and database file are user-only", async () => {
+Deno.test("sqlite: data dir and database file are user-only", unixOnly, async () => {
   const { home, cleanup } = await tempHome();
   try {
     const path = `${home}/nested/dir/queuectl.db`;

@@ -72,7 +72,9 @@ Deno.test({
       assert.equal(code, 0, lines.join("\n"));
       assert.ok(lines.some((line) => line.includes("drained")), lines.join("\n"));
       assert.ok(!lines.some((line) => / started \d+ worker/.test(line)), lines.join("\n"));
-      assert.deepEqual(await processesMatching("eof_worker.ts"), [], "no worker left running");
+      if (Deno.build.os !== "windows") {
+        assert.deepEqual(await processesMatching("eof_worker.ts"), [], "no worker left running");
+      }
     } finally {
       await store.close();
       await cleanup();
