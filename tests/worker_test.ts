@@ -58,9 +58,13 @@ Deno.test({
   fn: async () => {
     const { home, cleanup } = await tempHome();
     try {
+      // cmd.exe's >> is not an atomic append, so on Windows each job appends to a file of its own.
+      const windows = Deno.build.os === "windows";
       const file = join(home, "ran.txt");
-      const command = Deno.build.os === "windows"
-        ? `echo %QUEUECTL_JOB_ID%>> "${file}"`
+      const dir = join(home, "ran");
+      await Deno.mkdir(dir);
+      const command = windows
+        ? `echo %QUEUECTL_JOB_ID%>> "${dir}\\%QUEUECTL_JOB_ID%.txt"`
         : `echo $QUEUECTL_JOB_ID >> ${file}`;
       const jobs = Array.from({ length: 500 }, (_, i) => ({ id: `j${i}`, command }));
       assert.equal(
@@ -68,7 +72,14 @@ Deno.test({
         0,
       );
       await drain(home, 4);
-      const ran = (await Deno.readTextFile(file)).trim().split(/\r?\n/);
+      const texts = windows
+        ? await Promise.all(
+          (await Array.fromAsync(Deno.readDir(dir))).map((entry) =>
+            Deno.readTextFile(join(dir, entry.name))
+          ),
+        )
+        : [await Deno.readTextFile(file)];
+      const ran = texts.flatMap((text) => text.trim().split(/\r?\n/));
       assert.equal(ran.length, 500, "500 runs in all");
       assert.equal(new Set(ran).size, 500, "no job ran twice");
       const status = await cliJson<{ jobs: Record<string, number> }>(home, ["status"]);
