@@ -89,8 +89,8 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     log(`${timeNow()} supervisor stopping at once: killing workers and their jobs`);
     await Promise.all(slots.map(async (slot) => {
       // The worker with its job's whole tree in one kill. On Windows, killing the worker
-      // alone first takes its cmd.exe down too (Deno's job object), and job processes
-      // that escape that (as under Wine) could no longer be found by `taskkill /T`.
+      // alone first takes its cmd.exe down too (seen under Wine: Deno's children end with
+      // it), and job processes that outlive that could no longer be found by `taskkill /T`.
       await killTree(workerTree(slot), "SIGKILL");
       try {
         slot.child.kill("SIGKILL");
