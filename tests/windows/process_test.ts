@@ -125,7 +125,9 @@ Deno.test({
     const supervisor = spawnCli(home, ["worker", "start"]);
     const pings: number[] = [];
     try {
-      await enqueue(home, "-c", pingFor(30), "--id", "orphan", "--cwd", home);
+      // Short: under Wine the escaped ping.exe holds the dead worker's pipes open, and the
+      // supervisor sees the worker gone only once they close.
+      await enqueue(home, "-c", pingFor(8), "--id", "orphan", "--cwd", home);
       await untilPinging(home, "orphan");
       // Deno's job object takes cmd.exe down with its worker; Wine lets ping.exe escape it.
       for (const pid of await running("PING.EXE")) pings.push(pid);
