@@ -24,6 +24,8 @@ const CRASH_WINDOW_MS = 2000;
 const RESTART_MAX_DELAY_MS = 10_000;
 /** Longest delay between a job event and the drain check it triggers. */
 const DRAIN_CHECK_MS = 50;
+/** How long a worker's output may stay open after it exited before the exit is handled. */
+const EXIT_OUTPUT_MS = 1000;
 
 /** What a supervisor needs. */
 export interface SupervisorOptions {
@@ -142,7 +144,14 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     ]);
     slot.exited = (async () => {
       const status = await child.status;
-      await reading;
+      // On Windows a job's processes inherit the worker's pipes, and may outlive it:
+      // read what the worker wrote, but do not wait for them to let go.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        reading,
+        new Promise((done) => timer = setTimeout(done, EXIT_OUTPUT_MS)),
+      ]);
+      clearTimeout(timer);
       await onExit(slot, status);
     })();
   };
