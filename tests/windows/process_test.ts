@@ -66,7 +66,7 @@ Deno.test({
       const gone = async () => (await running("PING.EXE")).length === 0;
       await waitFor("the tree to be gone", gone, 60_000);
       await waitFor("cancelled", async () => (await show(home, "victim")).state === "cancelled");
-      assert.equal((await cli(home, ["worker", "stop"])).code, 0);
+      assert.equal((await cli(home, ["worker", "stop", "--timeout", "2m"])).code, 0);
       assert.equal(await within("the supervisor", supervisor.done, 60_000), 0);
     } finally {
       kill(supervisor.child);
@@ -143,12 +143,11 @@ Deno.test({
     const supervisor = spawnCli(home, ["worker", "start"]);
     const pings: number[] = [];
     try {
-      // Runs until killed. Its ping.exe runs 1 s at a time: under Wine it outlives the killed
-      // worker and holds its pipes, and the supervisor sees the worker gone once they close.
+      // Runs until killed, and is not retried (a retry would run on until the stop's timeout).
+      // Its ping.exe, 1 s at a time, can outlive the killed worker (seen under Wine).
       const command = await untilFlag(home, join(home, "never"));
-      await enqueue(home, "-c", command, "--id", "orphan", "--cwd", home);
+      await enqueue(home, "-c", command, "--id", "orphan", "--cwd", home, "--max-retries", "0");
       await untilPinging(home, "orphan");
-      // Deno's job object takes cmd.exe down with its worker; Wine lets ping.exe escape it.
       for (const pid of await running("PING.EXE")) pings.push(pid);
       const workers = await cliJson<{ id: string; kind: string; pid: number }[]>(home, [
         "worker",
@@ -158,14 +157,15 @@ Deno.test({
       assert.ok(await taskkill(worker.pid), "taskkill /F");
       await waitFor("the job to be failed as lost", async () => {
         const job = await show(home, "orphan");
-        return job.state !== "processing" && /^worker lost/.test(job.last_error ?? "") && job;
+        return job.state === "dead" && /^worker lost/.test(job.last_error ?? "") && job;
       }, 120_000);
       await waitFor("a new worker", async () => {
         const now = await cliJson<{ id: string; kind: string }[]>(home, ["worker", "list"]);
         return now.some((w) => w.kind === "worker" && w.id !== worker.id);
       }, 120_000);
       assert.match(supervisor.output(), /worker exited \(exit code \d+\); restarting/);
-      assert.equal((await cli(home, ["worker", "stop"])).code, 0);
+      const stop = await cli(home, ["worker", "stop", "--timeout", "2m"]);
+      assert.equal(stop.code, 0, stop.stderr);
       assert.equal(await within("the supervisor", supervisor.done, 60_000), 0);
     } finally {
       kill(supervisor.child);
