@@ -2,10 +2,11 @@
 // timings on shared CI machines are noise; the full run is `deno task bench`).
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { PERMISSIONS } from "./helpers.ts";
+import { PERMISSIONS, unixOnly } from "./helpers.ts";
 
 Deno.test({
   name: "bench: the quick benchmark runs and prints every row",
+  ...unixOnly,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {

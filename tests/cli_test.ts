@@ -1,6 +1,6 @@
 // The command-line surface, run as a real subprocess on a fresh data dir.
 import assert from "node:assert/strict";
-import { cli, cliJson, tempHome } from "./helpers.ts";
+import { cli, cliJson, tempHome, unixOnly } from "./helpers.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -153,6 +153,7 @@ Deno.test({
 Deno.test({
   name: "cli: --help, --version, and a fresh data dir created user-only",
   ...opts,
+  ...unixOnly,
   fn: async () => {
     const { home, cleanup } = await tempHome();
     try {

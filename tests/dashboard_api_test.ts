@@ -1,106 +1,123 @@
+// Unix only (unixTest): the jobs are sh commands and the CLI is stopped with SIGTERM; Windows
+// runs tests/windows/ instead.
 import assert from "node:assert/strict";
-import { cli } from "./helpers.ts";
+import { cli, unixTest } from "./helpers.ts";
 import { newJob, post, request, runWorkers, withDashboard } from "./dashboard_helpers.ts";
 
-Deno.test("api: status has the counts and workers of `status --json`, plus the live workers", async () => {
-  await withDashboard(async ({ home, store, base }) => {
-    await store.enqueue([newJob("ok"), newJob("bad", "exit 4"), newJob("later", "true")]);
-    await store.cancel("later");
-    await runWorkers(home);
-    await store.enqueue([newJob("waiting")]);
-    await store.heartbeat({
-      id: "w-1",
-      kind: "worker",
-      host: "box",
-      pid: 4242,
-      supervisor: null,
-      currentJob: "waiting",
-      leaseMs: 30_000,
+unixTest(
+  "api: status has the counts and workers of `status --json`, plus the live workers",
+  async () => {
+    await withDashboard(async ({ home, store, base }) => {
+      await store.enqueue([newJob("ok"), newJob("bad", "exit 4"), newJob("later", "true")]);
+      await store.cancel("later");
+      await runWorkers(home);
+      await store.enqueue([newJob("waiting")]);
+      await store.heartbeat({
+        id: "w-1",
+        kind: "worker",
+        host: "box",
+        pid: 4242,
+        supervisor: null,
+        currentJob: "waiting",
+        leaseMs: 30_000,
+      });
+      const { status, body } = await request(`${base}/api/status`);
+      assert.equal(status, 200);
+      assert.deepEqual(body.jobs, {
+        blocked: 0,
+        pending: 1,
+        processing: 0,
+        completed: 1,
+        failed: 0,
+        dead: 1,
+        cancelled: 1,
+      });
+      assert.equal(body.workers, 1);
+      assert.equal(body.busy_workers, 1);
+      assert.equal(body.live_workers.length, 1);
+      assert.equal(body.live_workers[0].id, "w-1");
+      assert.equal(body.live_workers[0].current_job, "waiting");
+      assert.equal(body.live_workers[0].pid, 4242);
+      const fromCli = JSON.parse((await cli(home, ["status", "--json"])).stdout);
+      const { live_workers: _, oldest_pending_seconds: age, ...rest } = body;
+      const { oldest_pending_seconds: cliAge, ...cliRest } = fromCli;
+      assert.deepEqual(rest, cliRest, "same shape and figures as the CLI");
+      assert.ok(typeof age === "number" && typeof cliAge === "number");
     });
-    const { status, body } = await request(`${base}/api/status`);
-    assert.equal(status, 200);
-    assert.deepEqual(body.jobs, {
-      blocked: 0,
-      pending: 1,
-      processing: 0,
-      completed: 1,
-      failed: 0,
-      dead: 1,
-      cancelled: 1,
+  },
+);
+
+unixTest(
+  "api: jobs are listed newest first, filtered by state and paged like `list --json`",
+  async () => {
+    await withDashboard(async ({ home, store, base }) => {
+      for (let i = 1; i <= 7; i++) await store.enqueue([newJob(`j${i}`)]);
+      await store.cancel("j2");
+      await store.cancel("j5");
+      const ids = async (query: string) => {
+        const { status, body } = await request(`${base}/api/jobs${query}`);
+        assert.equal(status, 200, JSON.stringify(body));
+        return { ids: body.jobs.map((job: { id: string }) => job.id), total: body.total, body };
+      };
+      assert.deepEqual(await ids("?limit=3").then((r) => [r.ids, r.total]), [
+        ["j7", "j6", "j5"],
+        7,
+      ]);
+      assert.deepEqual((await ids("?limit=3&offset=3")).ids, ["j4", "j3", "j2"]);
+      assert.deepEqual((await ids("?limit=3&offset=6")).ids, ["j1"]);
+      assert.deepEqual((await ids("?limit=3&offset=9")).ids, []);
+      const cancelled = await ids("?state=cancelled");
+      assert.deepEqual([cancelled.ids, cancelled.total], [["j5", "j2"], 2]);
+      assert.equal(cancelled.body.state, "cancelled");
+      assert.equal(cancelled.body.limit, 50, "default page size");
+      const fromCli = JSON.parse((await cli(home, ["list", "--json", "--limit", "3"])).stdout);
+      assert.deepEqual((await ids("?limit=3")).body.jobs, fromCli, "same JSON as the CLI");
     });
-    assert.equal(body.workers, 1);
-    assert.equal(body.busy_workers, 1);
-    assert.equal(body.live_workers.length, 1);
-    assert.equal(body.live_workers[0].id, "w-1");
-    assert.equal(body.live_workers[0].current_job, "waiting");
-    assert.equal(body.live_workers[0].pid, 4242);
-    const fromCli = JSON.parse((await cli(home, ["status", "--json"])).stdout);
-    const { live_workers: _, oldest_pending_seconds: age, ...rest } = body;
-    const { oldest_pending_seconds: cliAge, ...cliRest } = fromCli;
-    assert.deepEqual(rest, cliRest, "same shape and figures as the CLI");
-    assert.ok(typeof age === "number" && typeof cliAge === "number");
-  });
-});
+  },
+);
 
-Deno.test("api: jobs are listed newest first, filtered by state and paged like `list --json`", async () => {
-  await withDashboard(async ({ home, store, base }) => {
-    for (let i = 1; i <= 7; i++) await store.enqueue([newJob(`j${i}`)]);
-    await store.cancel("j2");
-    await store.cancel("j5");
-    const ids = async (query: string) => {
-      const { status, body } = await request(`${base}/api/jobs${query}`);
-      assert.equal(status, 200, JSON.stringify(body));
-      return { ids: body.jobs.map((job: { id: string }) => job.id), total: body.total, body };
-    };
-    assert.deepEqual(await ids("?limit=3").then((r) => [r.ids, r.total]), [["j7", "j6", "j5"], 7]);
-    assert.deepEqual((await ids("?limit=3&offset=3")).ids, ["j4", "j3", "j2"]);
-    assert.deepEqual((await ids("?limit=3&offset=6")).ids, ["j1"]);
-    assert.deepEqual((await ids("?limit=3&offset=9")).ids, []);
-    const cancelled = await ids("?state=cancelled");
-    assert.deepEqual([cancelled.ids, cancelled.total], [["j5", "j2"], 2]);
-    assert.equal(cancelled.body.state, "cancelled");
-    assert.equal(cancelled.body.limit, 50, "default page size");
-    const fromCli = JSON.parse((await cli(home, ["list", "--json", "--limit", "3"])).stdout);
-    assert.deepEqual((await ids("?limit=3")).body.jobs, fromCli, "same JSON as the CLI");
-  });
-});
-
-Deno.test("api: a job with every attempt and its logs, as `show --json` and `logs --json`", async () => {
-  await withDashboard(async ({ home, store, base }) => {
-    await store.setConfig("backoff-base", "1"); // retry after 1 s
-    const command = `echo "out of run $QUEUECTL_ATTEMPT"; echo 'err line' >&2; exit 3`;
-    await store.enqueue([newJob("talk", command, { maxRetries: 1 })]);
-    await runWorkers(home);
-    const { status, body } = await request(`${base}/api/jobs/talk`);
-    assert.equal(status, 200);
-    assert.equal(body.command, command);
-    assert.equal(body.state, "dead");
-    assert.deepEqual(body.history.map((a: { outcome: string }) => a.outcome), ["failed", "failed"]);
-    assert.deepEqual(body.history.map((a: { exit_code: number }) => a.exit_code), [3, 3]);
-    assert.equal(body.history[0].stdout_bytes, "out of run 1\n".length);
-    assert.deepEqual(body, JSON.parse((await cli(home, ["show", "--json", "talk"])).stdout));
-    const logs = await request(`${base}/api/jobs/talk/logs`);
-    assert.equal(logs.status, 200);
-    assert.deepEqual(logs.body, {
-      id: "talk",
-      attempt: 2,
-      stdout: "out of run 2\n",
-      stderr: "err line\n",
+unixTest(
+  "api: a job with every attempt and its logs, as `show --json` and `logs --json`",
+  async () => {
+    await withDashboard(async ({ home, store, base }) => {
+      await store.setConfig("backoff-base", "1"); // retry after 1 s
+      const command = `echo "out of run $QUEUECTL_ATTEMPT"; echo 'err line' >&2; exit 3`;
+      await store.enqueue([newJob("talk", command, { maxRetries: 1 })]);
+      await runWorkers(home);
+      const { status, body } = await request(`${base}/api/jobs/talk`);
+      assert.equal(status, 200);
+      assert.equal(body.command, command);
+      assert.equal(body.state, "dead");
+      assert.deepEqual(body.history.map((a: { outcome: string }) => a.outcome), [
+        "failed",
+        "failed",
+      ]);
+      assert.deepEqual(body.history.map((a: { exit_code: number }) => a.exit_code), [3, 3]);
+      assert.equal(body.history[0].stdout_bytes, "out of run 1\n".length);
+      assert.deepEqual(body, JSON.parse((await cli(home, ["show", "--json", "talk"])).stdout));
+      const logs = await request(`${base}/api/jobs/talk/logs`);
+      assert.equal(logs.status, 200);
+      assert.deepEqual(logs.body, {
+        id: "talk",
+        attempt: 2,
+        stdout: "out of run 2\n",
+        stderr: "err line\n",
+      });
+      assert.deepEqual(logs.body, JSON.parse((await cli(home, ["logs", "--json", "talk"])).stdout));
+      const first = await request(`${base}/api/jobs/talk/logs?attempt=1`);
+      assert.equal(first.body.stdout, "out of run 1\n");
+      const missing = await request(`${base}/api/jobs/talk/logs?attempt=3`);
+      assert.deepEqual([missing.status, missing.body], [404, {
+        error: 'Job "talk" has no attempt 3',
+      }]);
+      await store.enqueue([newJob("never", "true", { runAt: Date.now() + 3_600_000 })]);
+      const never = await request(`${base}/api/jobs/never/logs`);
+      assert.deepEqual([never.status, never.body], [404, { error: 'Job "never" has not run yet' }]);
     });
-    assert.deepEqual(logs.body, JSON.parse((await cli(home, ["logs", "--json", "talk"])).stdout));
-    const first = await request(`${base}/api/jobs/talk/logs?attempt=1`);
-    assert.equal(first.body.stdout, "out of run 1\n");
-    const missing = await request(`${base}/api/jobs/talk/logs?attempt=3`);
-    assert.deepEqual([missing.status, missing.body], [404, {
-      error: 'Job "talk" has no attempt 3',
-    }]);
-    await store.enqueue([newJob("never", "true", { runAt: Date.now() + 3_600_000 })]);
-    const never = await request(`${base}/api/jobs/never/logs`);
-    assert.deepEqual([never.status, never.body], [404, { error: 'Job "never" has not run yet' }]);
-  });
-});
+  },
+);
 
-Deno.test("api: retry and cancel change the Store as `dlq retry` and `cancel` do", async () => {
+unixTest("api: retry and cancel change the Store as `dlq retry` and `cancel` do", async () => {
   await withDashboard(async ({ home, store, base }) => {
     await store.enqueue([newJob("doomed", "exit 1"), newJob("done", "true")]);
     await runWorkers(home);
@@ -138,7 +155,7 @@ Deno.test("api: retry and cancel change the Store as `dlq retry` and `cancel` do
   });
 });
 
-Deno.test("api: bad ids are 404 JSON, bad parameters 400 JSON, wrong methods 405", async () => {
+unixTest("api: bad ids are 404 JSON, bad parameters 400 JSON, wrong methods 405", async () => {
   await withDashboard(async ({ store, base }) => {
     await store.enqueue([newJob("a/b c?")]);
     const weird = await request(`${base}/api/jobs/${encodeURIComponent("a/b c?")}`);
@@ -175,7 +192,7 @@ Deno.test("api: bad ids are 404 JSON, bad parameters 400 JSON, wrong methods 405
   });
 });
 
-Deno.test("api: metrics are `metrics --json` for the window asked", async () => {
+unixTest("api: metrics are `metrics --json` for the window asked", async () => {
   await withDashboard(async ({ home, store, base }) => {
     await store.enqueue([newJob("m1"), newJob("m2"), newJob("m3", "exit 2")]);
     await runWorkers(home);

@@ -1,7 +1,9 @@
+// Unix only (unixTest): the jobs are sh commands and the CLI is stopped with SIGTERM; Windows
+// runs tests/windows/ instead.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import postgres from "postgres";
-import { cli, cliJson, tempHome } from "./helpers.ts";
+import { cli, cliJson, tempHome, unixTest } from "./helpers.ts";
 import {
   bearer,
   type DashboardCli,
@@ -10,7 +12,7 @@ import {
   startDashboardCli,
 } from "./dashboard_helpers.ts";
 
-Deno.test("dashboard: bad --port, --host or --token is one line on stderr and exit 2", async () => {
+unixTest("dashboard: bad --port, --host or --token is one line on stderr and exit 2", async () => {
   const { home, cleanup } = await tempHome();
   try {
     const cases: [string[], RegExp][] = [
@@ -57,96 +59,105 @@ function urlToken(url: string): string {
   return token;
 }
 
-Deno.test("dashboard: on loopback it requires the token it printed and keeps in dashboard.token", async () => {
-  const { home, cleanup } = await tempHome();
-  try {
-    assert.equal((await cli(home, ["enqueue", "-c", "true", "--id", "one"])).code, 0);
-    await withCli(home, [], async ({ lines, url, base }) => {
-      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{32}$/, "a ready URL");
-      const token = urlToken(url);
+unixTest(
+  "dashboard: on loopback it requires the token it printed and keeps in dashboard.token",
+  async () => {
+    const { home, cleanup } = await tempHome();
+    try {
+      assert.equal((await cli(home, ["enqueue", "-c", "true", "--id", "one"])).code, 0);
+      await withCli(home, [], async ({ lines, url, base }) => {
+        assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{32}$/, "a ready URL");
+        const token = urlToken(url);
+        const path = join(home, "dashboard.token");
+        assert.equal(Deno.readTextFileSync(path), token, "the same token, alone, in the file");
+        if (Deno.build.os !== "windows") assert.equal(Deno.statSync(path).mode! & 0o777, 0o600);
+        assert.equal(lines[1], `token: new, kept in ${path} (user-only) for restarts and scripts`);
+        assert.match(lines[2], /^Prometheus: http:\/\/127\.0\.0\.1:\d+\/metrics \(send the token/);
+
+        for (const path of ["/", "/app.js", "/api/status", "/api/jobs/one", "/metrics"]) {
+          const denied = await request(`${base}${path}`);
+          assert.equal(denied.status, 401, path);
+          assert.match(denied.body.error, /token is required/);
+        }
+        const wrong = await request(`${base}/api/status`, { headers: bearer(token + "x") });
+        assert.deepEqual([wrong.status, wrong.body], [401, { error: "Wrong token" }]);
+
+        const fromFile = Deno.readTextFileSync(path);
+        const byHeader = await request(`${base}/api/status`, { headers: bearer(fromFile) });
+        assert.equal(byHeader.status, 200);
+        assert.equal(byHeader.body.jobs.pending, 1);
+        const byQuery = await request(`${base}/api/jobs/one?token=${encodeURIComponent(fromFile)}`);
+        assert.equal(byQuery.status, 200);
+        assert.equal(byQuery.body.id, "one");
+        const metrics = await request(`${base}/metrics`, { headers: bearer(fromFile) });
+        assert.equal(metrics.status, 200);
+        assert.match(metrics.body, /^queuectl_jobs\{queue="default",state="pending"\} 1$/m);
+        const page = await request(url);
+        assert.equal(page.status, 200);
+        assert.match(page.body, /<title>queuectl dashboard<\/title>/);
+      });
+    } finally {
+      await cleanup();
+    }
+  },
+);
+
+unixTest(
+  "dashboard: a restart reuses the token in dashboard.token; deleting the file rotates it",
+  async () => {
+    const { home, cleanup } = await tempHome();
+    try {
       const path = join(home, "dashboard.token");
-      assert.equal(Deno.readTextFileSync(path), token, "the same token, alone, in the file");
-      if (Deno.build.os !== "windows") assert.equal(Deno.statSync(path).mode! & 0o777, 0o600);
-      assert.equal(lines[1], `token: new, kept in ${path} (user-only) for restarts and scripts`);
-      assert.match(lines[2], /^Prometheus: http:\/\/127\.0\.0\.1:\d+\/metrics \(send the token/);
+      let first = "";
+      await withCli(home, [], async ({ url }) => {
+        first = urlToken(url);
+      });
+      await withCli(home, [], async ({ url, lines, base }) => {
+        assert.equal(urlToken(url), first, "the bookmark still works");
+        assert.equal(
+          lines[1],
+          `token: reused from ${path} (delete that file and restart for a new one)`,
+        );
+        assert.equal((await request(`${base}/api/status`, { headers: bearer(first) })).status, 200);
+      });
+      Deno.removeSync(path);
+      await withCli(home, [], async ({ url, base }) => {
+        const second = urlToken(url);
+        assert.notEqual(second, first);
+        assert.equal(Deno.readTextFileSync(path), second);
+        assert.equal((await request(`${base}/api/status`, { headers: bearer(first) })).status, 401);
+      });
+    } finally {
+      await cleanup();
+    }
+  },
+);
 
-      for (const path of ["/", "/app.js", "/api/status", "/api/jobs/one", "/metrics"]) {
-        const denied = await request(`${base}${path}`);
-        assert.equal(denied.status, 401, path);
-        assert.match(denied.body.error, /token is required/);
-      }
-      const wrong = await request(`${base}/api/status`, { headers: bearer(token + "x") });
-      assert.deepEqual([wrong.status, wrong.body], [401, { error: "Wrong token" }]);
+unixTest(
+  "dashboard: --token is required instead, for that run only; the file is left alone",
+  async () => {
+    const { home, cleanup } = await tempHome();
+    try {
+      const path = join(home, "dashboard.token");
+      let kept = "";
+      await withCli(home, [], async ({ url }) => {
+        kept = urlToken(url);
+      });
+      const own = "my-own-dashboard-token";
+      await withCli(home, ["--token", own], async ({ url, lines, base }) => {
+        assert.equal(urlToken(url), own);
+        assert.equal(lines[1], `token: from --token, for this run only (${path} unchanged)`);
+        assert.equal((await request(`${base}/api/status`, { headers: bearer(own) })).status, 200);
+        assert.equal((await request(`${base}/api/status`, { headers: bearer(kept) })).status, 401);
+      });
+      assert.equal(Deno.readTextFileSync(path), kept);
+    } finally {
+      await cleanup();
+    }
+  },
+);
 
-      const fromFile = Deno.readTextFileSync(path);
-      const byHeader = await request(`${base}/api/status`, { headers: bearer(fromFile) });
-      assert.equal(byHeader.status, 200);
-      assert.equal(byHeader.body.jobs.pending, 1);
-      const byQuery = await request(`${base}/api/jobs/one?token=${encodeURIComponent(fromFile)}`);
-      assert.equal(byQuery.status, 200);
-      assert.equal(byQuery.body.id, "one");
-      const metrics = await request(`${base}/metrics`, { headers: bearer(fromFile) });
-      assert.equal(metrics.status, 200);
-      assert.match(metrics.body, /^queuectl_jobs\{queue="default",state="pending"\} 1$/m);
-      const page = await request(url);
-      assert.equal(page.status, 200);
-      assert.match(page.body, /<title>queuectl dashboard<\/title>/);
-    });
-  } finally {
-    await cleanup();
-  }
-});
-
-Deno.test("dashboard: a restart reuses the token in dashboard.token; deleting the file rotates it", async () => {
-  const { home, cleanup } = await tempHome();
-  try {
-    const path = join(home, "dashboard.token");
-    let first = "";
-    await withCli(home, [], async ({ url }) => {
-      first = urlToken(url);
-    });
-    await withCli(home, [], async ({ url, lines, base }) => {
-      assert.equal(urlToken(url), first, "the bookmark still works");
-      assert.equal(
-        lines[1],
-        `token: reused from ${path} (delete that file and restart for a new one)`,
-      );
-      assert.equal((await request(`${base}/api/status`, { headers: bearer(first) })).status, 200);
-    });
-    Deno.removeSync(path);
-    await withCli(home, [], async ({ url, base }) => {
-      const second = urlToken(url);
-      assert.notEqual(second, first);
-      assert.equal(Deno.readTextFileSync(path), second);
-      assert.equal((await request(`${base}/api/status`, { headers: bearer(first) })).status, 401);
-    });
-  } finally {
-    await cleanup();
-  }
-});
-
-Deno.test("dashboard: --token is required instead, for that run only; the file is left alone", async () => {
-  const { home, cleanup } = await tempHome();
-  try {
-    const path = join(home, "dashboard.token");
-    let kept = "";
-    await withCli(home, [], async ({ url }) => {
-      kept = urlToken(url);
-    });
-    const own = "my-own-dashboard-token";
-    await withCli(home, ["--token", own], async ({ url, lines, base }) => {
-      assert.equal(urlToken(url), own);
-      assert.equal(lines[1], `token: from --token, for this run only (${path} unchanged)`);
-      assert.equal((await request(`${base}/api/status`, { headers: bearer(own) })).status, 200);
-      assert.equal((await request(`${base}/api/status`, { headers: bearer(kept) })).status, 401);
-    });
-    assert.equal(Deno.readTextFileSync(path), kept);
-  } finally {
-    await cleanup();
-  }
-});
-
-Deno.test("dashboard: --no-token on a non-loopback host is exit 2 and nothing starts", async () => {
+unixTest("dashboard: --no-token on a non-loopback host is exit 2 and nothing starts", async () => {
   const { home, cleanup } = await tempHome();
   try {
     for (const host of ["0.0.0.0", "::", "192.0.2.1", "example.com"]) {
@@ -165,26 +176,29 @@ Deno.test("dashboard: --no-token on a non-loopback host is exit 2 and nothing st
   }
 });
 
-Deno.test("dashboard: --no-token on loopback needs no token but only answers loopback names", async () => {
-  const { home, cleanup } = await tempHome();
-  try {
-    await withCli(home, ["--no-token"], async ({ url, lines, base }) => {
-      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/, "no token in the URL");
-      assert.match(lines[1], /^no token \(--no-token\): every user and program on this machine/);
-      assert.equal((await request(`${base}/api/status`)).status, 200);
-      const port = Number(new URL(base).port);
-      const local = await rawGet(port, "/api/status", `localhost:${port}`);
-      assert.match(local, /^HTTP\/1\.1 200/, "localhost is loopback");
-      const rebound = await rawGet(port, "/api/status", `evil.example:${port}`);
-      assert.match(rebound, /^HTTP\/1\.1 403/, "a DNS-rebound name is not");
-    });
-    assert.deepEqual([...Deno.readDirSync(home)].map((e) => e.name), ["queuectl.db"]);
-  } finally {
-    await cleanup();
-  }
-});
+unixTest(
+  "dashboard: --no-token on loopback needs no token but only answers loopback names",
+  async () => {
+    const { home, cleanup } = await tempHome();
+    try {
+      await withCli(home, ["--no-token"], async ({ url, lines, base }) => {
+        assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/, "no token in the URL");
+        assert.match(lines[1], /^no token \(--no-token\): every user and program on this machine/);
+        assert.equal((await request(`${base}/api/status`)).status, 200);
+        const port = Number(new URL(base).port);
+        const local = await rawGet(port, "/api/status", `localhost:${port}`);
+        assert.match(local, /^HTTP\/1\.1 200/, "localhost is loopback");
+        const rebound = await rawGet(port, "/api/status", `evil.example:${port}`);
+        assert.match(rebound, /^HTTP\/1\.1 403/, "a DNS-rebound name is not");
+      });
+      assert.deepEqual([...Deno.readDirSync(home)].map((e) => e.name), ["queuectl.db"]);
+    } finally {
+      await cleanup();
+    }
+  },
+);
 
-Deno.test("dashboard: off loopback it requires the token too", async () => {
+unixTest("dashboard: off loopback it requires the token too", async () => {
   const { home, cleanup } = await tempHome();
   try {
     await withCli(home, ["--host", "0.0.0.0"], async ({ url, lines, base }) => {
@@ -211,7 +225,7 @@ async function checkTokenAtHome(home: string, db: string): Promise<void> {
   }, { QUEUECTL_DB: db });
 }
 
-Deno.test("dashboard: with --db elsewhere the token stays in the local data dir", async () => {
+unixTest("dashboard: with --db elsewhere the token stays in the local data dir", async () => {
   const { home, cleanup } = await tempHome();
   const other = await tempHome();
   try {
@@ -227,7 +241,7 @@ const postgresUrl = Deno.env.get("QUEUECTL_TEST_POSTGRES_URL");
 
 Deno.test({
   name: "dashboard: with --db postgres://… the token stays in the local data dir",
-  ignore: !postgresUrl,
+  ignore: !postgresUrl || Deno.build.os === "windows",
   fn: async () => {
     const { home, cleanup } = await tempHome();
     const schema = `qd_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;

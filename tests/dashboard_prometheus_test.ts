@@ -1,8 +1,10 @@
+// Unix only (unixTest): the jobs are sh commands and the CLI is stopped with SIGTERM; Windows
+// runs tests/windows/ instead.
 import assert from "node:assert/strict";
 import { RunCounters } from "../src/dashboard/prometheus.ts";
 import { openSqliteStore } from "../src/store/sqlite/mod.ts";
 import { newJob, request, runWorkers, withDashboard } from "./dashboard_helpers.ts";
-import { tempHome } from "./helpers.ts";
+import { tempHome, unixTest } from "./helpers.ts";
 import { FakeClock } from "./store_contract/mod.ts";
 
 /** Parses Prometheus text into `name{labels}` → value, checking every sample has HELP and TYPE. */
@@ -24,7 +26,7 @@ function parse(text: string): Map<string, number> {
   return samples;
 }
 
-Deno.test("/metrics: gauges, run counters and a run-time histogram in Prometheus text", async () => {
+unixTest("/metrics: gauges, run counters and a run-time histogram in Prometheus text", async () => {
   await withDashboard(async ({ home, store, base }) => {
     await store.enqueue([
       newJob("a"),
@@ -91,7 +93,7 @@ Deno.test("/metrics: gauges, run counters and a run-time histogram in Prometheus
   });
 });
 
-Deno.test("RunCounters: windows never overlap, and runs younger than the lag wait", async () => {
+unixTest("RunCounters: windows never overlap, and runs younger than the lag wait", async () => {
   const { db, cleanup } = await tempHome();
   const clock = new FakeClock();
   const store = openSqliteStore(db, { clock: clock.now });

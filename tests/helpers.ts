@@ -5,6 +5,7 @@
  */
 
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue } from "node:sqlite";
+import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { PERMISSION_FLAGS } from "../src/worker/self_command.ts";
 
@@ -13,12 +14,23 @@ export const MAIN = fromFileUrl(new URL("../src/main.ts", import.meta.url));
 /** Permission flags the CLI runs with (the same list workers are started with). */
 export const PERMISSIONS = PERMISSION_FLAGS;
 
+/**
+ * Options of a test of Unix-only behaviour (`sh` syntax, signals, process groups, `ps`, file
+ * modes): ignored on Windows, where `deno task test` runs everything else and tests/windows/.
+ */
+export const unixOnly = { ignore: Deno.build.os === "windows" };
+
+/** `Deno.test` for files whose every test is Unix-only (see {@linkcode unixOnly}). */
+export const unixTest: typeof Deno.test.ignore = Deno.build.os === "windows"
+  ? Deno.test.ignore
+  : Deno.test;
+
 /** A fresh temp data dir; removed by `cleanup`. */
 export async function tempHome(): Promise<{ home: string; db: string; cleanup(): Promise<void> }> {
   const home = await Deno.makeTempDir({ prefix: "queuectl-test-" });
   return {
     home,
-    db: `${home}/queuectl.db`,
+    db: join(home, "queuectl.db"),
     cleanup: () => Deno.remove(home, { recursive: true }).catch(() => {}),
   };
 }

@@ -22,6 +22,7 @@ import {
   seededRandom,
   spawnCli,
   tempHome,
+  unixOnly,
   waitFor,
   within,
 } from "./helpers.ts";
@@ -29,7 +30,7 @@ import {
 const STRESS = Deno.env.get("QUEUECTL_STRESS") === "1";
 /** Seed of the random choices (job lengths, victims, inputs); set QUEUECTL_SEED to replay a run. */
 const SEED = Number(Deno.env.get("QUEUECTL_SEED") ?? Math.floor(Math.random() * 2 ** 31));
-const opts = { sanitizeResources: false, sanitizeOps: false };
+const opts = { sanitizeResources: false, sanitizeOps: false, ...unixOnly };
 type Cleanup = ReturnType<typeof cleanupStack>;
 
 /** A fresh data dir whose processes (workers, jobs: their command lines name it) die at cleanup. */

@@ -34,7 +34,7 @@ Deno.test({
         log: (line) => lines.push(line),
         interrupts: (fn) => press = fn,
       });
-      await waitFor("the job's processes", async () => (await leftovers()).length > 0);
+      await waitFor("the job's processes", async () => (await leftovers()).length > 0, 120_000);
       press();
       await waitFor("the graceful stop", () => lines.some((l) => l.includes("Ctrl-C again")));
       press();

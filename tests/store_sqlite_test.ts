@@ -4,7 +4,7 @@ import { DatabaseSync } from "node:sqlite";
 import { openSqliteStore } from "../src/store/sqlite/mod.ts";
 import { SQLITE_MIGRATIONS } from "../src/store/sqlite/schema.ts";
 import { storeContract } from "./store_contract/mod.ts";
-import { tempHome } from "./helpers.ts";
+import { tempHome, unixOnly } from "./helpers.ts";
 
 storeContract("sqlite", async (clock) => {
   const { db, cleanup } = await tempHome();
@@ -59,7 +59,7 @@ Deno.test("sqlite: concurrent claimers in separate processes never get the same 
   }
 });
 
-Deno.test("sqlite: data dir and database file are user-only", async () => {
+Deno.test("sqlite: data dir and database file are user-only", unixOnly, async () => {
   const { home, cleanup } = await tempHome();
   try {
     const path = `${home}/nested/dir/queuectl.db`;

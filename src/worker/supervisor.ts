@@ -32,6 +32,8 @@ const RESTART_MAX_DELAY_MS = 10_000;
 const DRAIN_CHECK_MS = 10;
 /** Longest wait for every worker to take a stop before the supervisor says it stopped claiming. */
 const STOP_ACK_MS = 2000;
+/** How long a worker's output may stay open after it exited before the exit is handled. */
+const EXIT_OUTPUT_MS = 1000;
 
 /** What a supervisor needs. */
 export interface SupervisorOptions {
@@ -113,8 +115,8 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     log(`${timeNow()} supervisor stopping at once: killing workers and their jobs`);
     await Promise.all(slots.map(async (slot) => {
       // The worker with its job's whole tree in one kill. On Windows, killing the worker
-      // alone first takes its cmd.exe down too (Deno's job object), and job processes
-      // that escape that (as under Wine) could no longer be found by `taskkill /T`.
+      // alone first takes its cmd.exe down too (seen under Wine: Deno's children end with
+      // it), and job processes that outlive that could no longer be found by `taskkill /T`.
       await killTree(workerTree(slot), "SIGKILL");
       try {
         slot.child.kill("SIGKILL");
@@ -180,7 +182,14 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     ]);
     slot.exited = (async () => {
       const status = await child.status;
-      await reading;
+      // On Windows a job's processes inherit the worker's pipes, and may outlive it:
+      // read what the worker wrote, but do not wait for them to let go.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        reading,
+        new Promise((done) => timer = setTimeout(done, EXIT_OUTPUT_MS)),
+      ]);
+      clearTimeout(timer);
       slot.onStopped();
       await onExit(slot, status);
     })();

@@ -28,7 +28,8 @@ if [[ $(cat "$root/.queuectl-ready" 2>/dev/null) != "$recipe" ]]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   fi
-  rm -rf "$root"
+  # A cache from an older recipe, or a setup that was interrupted, starts over.
+  rm -rf "$root" "$root.partial"
   mkdir -p "$cache"
   say "debootstrap --variant=minbase trixie from $(mirror)"
   debootstrap --variant=minbase trixie "$root.partial" "$(mirror)" >"$cache/debootstrap.log" 2>&1 ||

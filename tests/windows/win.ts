@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { cli, cliJson, query, spawnCli } from "../helpers.ts";
 
 /** Options of every Windows test: ignored elsewhere; subprocesses outlive single ops. */
@@ -37,6 +38,7 @@ export interface JobJson {
   attempts: number;
   exit_code: number | null;
   last_error: string | null;
+  history: { attempt: number; started_at: string; finished_at: string | null }[];
 }
 
 /** `show <id> --json`. */
@@ -87,6 +89,28 @@ export async function taskkill(pid: number): Promise<boolean> {
   const result = await new Deno.Command("taskkill", { args, stdout: "null", stderr: "null" })
     .output();
   return result.success;
+}
+
+/**
+ * A job command that runs until the file `flag` exists (polling once a second), then prints
+ * "finished": a job that lasts as long as the test needs, on a fast machine or a slow one.
+ */
+export async function untilFlag(dir: string, flag: string): Promise<string> {
+  const script = join(dir, "until_flag.cmd");
+  await Deno.writeTextFile(
+    script,
+    [
+      "@echo off",
+      ":wait",
+      'if exist "%~1" goto done',
+      "ping -n 2 127.0.0.1 >nul",
+      "goto wait",
+      ":done",
+      "echo finished",
+      "",
+    ].join("\r\n"),
+  );
+  return `call "${script}" "${flag}"`;
 }
 
 /** A command that runs `seconds` long under cmd.exe through a child process (ping.exe). */
