@@ -183,10 +183,18 @@ Deno.test({
     await enqueue(home, "-c", "echo hi", "--id", "one");
     const dashboard = spawnCli(home, ["dashboard", "--port", "0"]);
     try {
+      // The printed URL carries the token the dashboard requires (and keeps in dashboard.token).
       const url = await waitFor("the dashboard's URL", () => {
-        return dashboard.output().match(/queuectl dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/)?.[1];
+        return dashboard.output().match(/(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/)?.[1];
       }, 60_000);
-      const status = await (await fetch(`${url}api/status`)).json();
+      const token = new URL(url).searchParams.get("token")!;
+      assert.equal((await Deno.readTextFile(`${home}\\dashboard.token`)).trim(), token);
+      const denied = await fetch(new URL("/api/status", url));
+      assert.equal(denied.status, 401, "no token, no answer");
+      await denied.body?.cancel();
+      const status = await (await fetch(new URL("/api/status", url), {
+        headers: { authorization: `Bearer ${token}` },
+      })).json();
       assert.equal(status.jobs.pending, 1);
       const page = await fetch(url);
       assert.match(await page.text(), /<title>queuectl dashboard<\/title>/);
