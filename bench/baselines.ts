@@ -88,11 +88,19 @@ export async function hasTsp(): Promise<boolean> {
 }
 
 /**
+ * Most jobs task-spooler can hold queued: each waits in a process of its own
+ * connected to the server, which takes at most 1,000 connections (MAXCONN in
+ * its server.c); past that, adding a job blocks.
+ */
+export const TSP_MAX_QUEUED = 900;
+
+/**
  * task-spooler running `total` `true` jobs on `slots` slots, its queue filled
  * before the clock starts (a first job holds the only slot until then):
  * jobs/s from the release of the queue to the end of the last job.
  */
 export async function tspRate(slots: number, total: number): Promise<number> {
+  total = Math.min(total, TSP_MAX_QUEUED);
   const dir = await Deno.makeTempDir({ dir: tmp, prefix: "tsp-" });
   const env = { TS_SOCKET: `${dir}/socket`, TMPDIR: dir, TS_MAXFINISHED: String(total + 10) };
   // No pipes: a queued job's waiting process (and the server) would hold them open.

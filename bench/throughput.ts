@@ -9,7 +9,7 @@
 import { fileURLToPath } from "node:url";
 import { openStore } from "../src/store/store.ts";
 import { PERMISSION_FLAGS } from "../src/worker/self_command.ts";
-import { hasTsp, spawnRate, tspRate, xargsRate } from "./baselines.ts";
+import { hasTsp, spawnRate, TSP_MAX_QUEUED, tspRate, xargsRate } from "./baselines.ts";
 import {
   add,
   type Backend,
@@ -140,7 +140,7 @@ export async function throughput(): Promise<void> {
   }
   if (tsp) {
     add({
-      name: `task-spooler tsp -S 2, queue filled first (${of})`,
+      name: `task-spooler tsp -S 2, ${Math.min(N.e2e, TSP_MAX_QUEUED)} jobs queued first (${of})`,
       value: m("tsp"),
       unit: "jobs/s",
       baseline: { name: "xargs -P 2", value: xargs },

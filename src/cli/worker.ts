@@ -10,7 +10,6 @@ import { parseDuration } from "../core/duration.ts";
 import { workerToJson } from "../core/format.ts";
 import { parseQueueList } from "../core/queue_name.ts";
 import { openStore } from "../store/store.ts";
-import type { WorkerEvent } from "../worker/events.ts";
 import { readSupervisorPipe, relayedFor, WakeSignal, withRelayedWakeups } from "../worker/wake.ts";
 import { positiveInt } from "./args.ts";
 import { hostName, resolveDb, resolveHome, withStore } from "./context.ts";
@@ -96,6 +95,7 @@ export function registerWorker(program: Program): void {
       // The worker runtime loads only for the commands that run it.
       const { runSupervisor } = await import("../worker/supervisor.ts");
       const log = options.logFile ? appendLog(options.logFile) : out;
+      // Workers write their job lines themselves: to the same file, or to our stdout.
       const store = await openStore(db);
       try {
         const code = await runSupervisor({
@@ -106,6 +106,7 @@ export function registerWorker(program: Program): void {
           queues,
           host: hostName(),
           log,
+          logFile: options.logFile,
         });
         if (code !== 0) Deno.exit(code);
       } finally {
@@ -181,13 +182,18 @@ export function registerWorker(program: Program): void {
     .option("--supervisor <id>", "supervisor id")
     .option("--queue <names>", "claim only from these queues, comma-separated")
     .option("--group-leader", "this process leads its own process group (Unix)")
+    .option("--name <name>", "name in log lines (default: the id)")
+    .option("--log-file <path>", "append log lines to this file instead of stdout")
+    .option("--journal <path>", "note each job started in this file (for the supervisor)")
     .action(async (options, command) => {
       const db = resolveDb(command.optsWithGlobals().db);
       // Under a supervisor on PostgreSQL, the supervisor listens and relays wake-ups: one connection.
       const relayed = options.supervisor !== undefined && relayedFor(db);
-      const [opened, { runWorker }] = await Promise.all([
+      const [opened, { runWorker }, { openJournal }, { workerOutput }] = await Promise.all([
         openStore(db, { worker: true, listen: !relayed }),
         import("../worker/worker.ts"),
+        import("../worker/journal.ts"),
+        import("../worker/log_sink.ts"),
       ]);
       const wakes = new WakeSignal();
       const store = relayed ? withRelayedWakeups(opened, wakes) : opened;
@@ -200,19 +206,8 @@ export function registerWorker(program: Program): void {
         onWake: () => wakes.wake(),
         onStop: () => stop.abort(),
       });
-      // Events of one turn of the event loop go out in one write, or at once before a job starts.
-      const encoder = new TextEncoder();
-      let events = "";
-      const flushEvents = () => {
-        if (events === "") return;
-        const text = events;
-        events = "";
-        Deno.stdout.writeSync(encoder.encode(text));
-      };
-      const emit = (event: WorkerEvent) => {
-        if (events === "") queueMicrotask(flushEvents);
-        events += JSON.stringify(event) + "\n";
-      };
+      const output = workerOutput(options.name ?? options.id, options.logFile);
+      const journal = options.journal ? openJournal(options.journal) : undefined;
       try {
         await runWorker({
           id: options.id,
@@ -221,12 +216,15 @@ export function registerWorker(program: Program): void {
           supervisor: options.supervisor ?? null,
           store,
           stop: stop.signal,
-          emit,
+          emit: output.emit,
+          control: output.control,
+          journal,
           queues: options.queue === undefined ? undefined : parseQueueList(options.queue),
-          flushEvents,
         });
       } finally {
         await store.close();
+        output.close();
+        journal?.close();
       }
       Deno.exit(0);
     });

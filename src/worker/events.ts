@@ -1,14 +1,17 @@
 /**
- * What a worker process tells its supervisor, one JSON object per line on
- * its stdout, and how the supervisor prints it for people.
+ * What a worker process reports. Job events are log lines for people: the
+ * worker writes them itself, to the supervisor's stdout (which it inherits)
+ * or to the log file, so the supervisor does no work per job. The few
+ * messages the supervisor acts on travel on the worker's stderr as control
+ * lines (a JSON object after {@linkcode CONTROL_MARK}); anything else there is
+ * the worker's own stderr, printed as such.
  * @module
  */
 
 import { formatDuration } from "../core/duration.ts";
 
-/** A worker's report. */
+/** A job event, or a message about the worker's store, for the log. */
 export type WorkerEvent =
-  /** Written before the process starts: if the worker dies, the supervisor knows it ran. */
   | { e: "started"; job: string; attempt: number; command: string }
   | { e: "completed"; job: string; ms: number }
   | { e: "failed"; job: string; error: string; retryIn: number; attempt: number }
@@ -16,13 +19,40 @@ export type WorkerEvent =
   | { e: "cancelled"; job: string }
   | { e: "lost"; job: string }
   | { e: "recovered"; job: string; state: string; error: string }
-  | { e: "store"; message: string }
-  /** The worker took the stop: it starts nothing more (held jobs go back). */
-  | { e: "stopping" };
+  | { e: "store"; message: string };
 
-/** One log line for an event from `worker`. */
-export function describeEvent(worker: string, event: WorkerEvent): string {
-  const time = new Date().toISOString().slice(11, 23);
+/** A message for the supervisor. */
+export type ControlEvent =
+  /** The worker took the stop: it starts nothing more (held jobs go back). */
+  | { e: "stopping" }
+  /** The worker found nothing to run (a drain may be over). */
+  | { e: "idle" };
+
+/** Starts a control line on a worker's stderr (ASCII record separator: never in text output). */
+export const CONTROL_MARK = "\x1e";
+
+/** The stderr line that carries `event`. */
+export function controlLine(event: ControlEvent): string {
+  return `${CONTROL_MARK}${JSON.stringify(event)}\n`;
+}
+
+/** The control event a stderr line carries, or `null` for the worker's own output. */
+export function parseControl(line: string): ControlEvent | null {
+  if (!line.startsWith(CONTROL_MARK)) return null;
+  try {
+    return JSON.parse(line.slice(CONTROL_MARK.length)) as ControlEvent;
+  } catch {
+    return null;
+  }
+}
+
+/** The log's time of day, as every line starts. */
+export function timeNow(): string {
+  return new Date().toISOString().slice(11, 23);
+}
+
+/** One log line for an event of `worker` (its name, e.g. `w1`). */
+export function describeEvent(worker: string, event: WorkerEvent, time = timeNow()): string {
   const text = (() => {
     switch (event.e) {
       case "started":
@@ -47,8 +77,6 @@ export function describeEvent(worker: string, event: WorkerEvent): string {
         return `recovered ${event.job} (${event.error}) -> ${event.state}`;
       case "store":
         return event.message;
-      case "stopping":
-        return "stopping: nothing new starts";
     }
   })();
   return `${time} ${worker} ${text}`;

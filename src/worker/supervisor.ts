@@ -15,7 +15,8 @@
 
 import type { Store } from "../store/store.ts";
 import { leftToRun } from "./drain.ts";
-import { describeEvent, type WorkerEvent } from "./events.ts";
+import { describeEvent, parseControl, timeNow } from "./events.ts";
+import { readJournal } from "./journal.ts";
 import { ownStartTime } from "./liveness.ts";
 import { type JobTree, killTree } from "./shell.ts";
 import { readChunks } from "./pipe.ts";
@@ -48,6 +49,8 @@ export interface SupervisorOptions {
   host: string;
   /** Where log lines go (stdout, or worker.log when detached). */
   log: (line: string) => void;
+  /** The log file `log` appends to, if any: workers write their job lines there too. */
+  logFile?: string;
   /** Test hook: how to start this program again. */
   self?: SelfInfo;
   /**
@@ -65,8 +68,8 @@ interface Slot {
   /** Writes `wake` to the worker's stdin (wake.ts). */
   wake: () => void;
   startedAt: number;
-  /** Jobs the worker started whose outcome it has not reported: they ran, if it dies. */
-  started: Set<string>;
+  /** The worker's started-jobs journal (journal.ts): what it ran, if it dies. */
+  journal: string;
   /** Resolves when the worker has taken the stop (or exited). */
   stopped: Promise<void>;
   onStopped: () => void;
@@ -81,6 +84,8 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   const self = options.self ?? currentSelf();
   const slots: Slot[] = [];
   let spawned = 0;
+  // The workers' started-jobs journals, removed when we stop.
+  const journals = await Deno.makeTempDir({ prefix: "queuectl-supervisor-" });
   let stopping: "graceful" | "now" | null = null;
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((resolve) => resolveDone = resolve);
@@ -124,7 +129,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       await store.releaseWorker(
         slot.workerId,
         "worker lost (supervisor stopped at once)",
-        [...slot.started],
+        await readJournal(slot.journal),
       ).catch(() => {});
     }));
     resolveDone(130);
@@ -133,6 +138,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
   const start = (index: number, restartDelay = 0) => {
     spawned++;
     const workerId = `${id}/w${spawned}`;
+    const journal = `${journals}/w${spawned}.started`;
     const command = selfCommand([
       "worker",
       "run",
@@ -145,11 +151,17 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       ...(options.queues ? ["--queue", options.queues.join(",")] : []),
       // It leads its own process group (below): it need not ask `ps` at start.
       ...(Deno.build.os === "windows" ? [] : ["--group-leader"]),
+      "--name",
+      `w${index + 1}`,
+      "--journal",
+      journal,
+      ...(options.logFile ? ["--log-file", options.logFile] : []),
     ], self);
     const child = new Deno.Command(command.program, {
       args: command.args,
       stdin: "piped",
-      stdout: "piped",
+      // Its job lines go straight to our stdout (or the log file): nothing to relay per job.
+      stdout: options.logFile ? "null" : "inherit",
       stderr: "piped",
       env: { NO_COLOR: "1" },
       // Its own process group: jobs run inside it (see RunSpec.sharedGroup), and
@@ -165,21 +177,14 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       stdin,
       wake: wakeSender(stdin),
       startedAt: performance.now(),
-      started: new Set(),
+      journal,
       stopped: new Promise((resolve) => onStopped = resolve),
       onStopped,
       exited: Promise.resolve(),
       restartDelay,
     };
     slots[index] = slot;
-    const reading = Promise.all([
-      readLines(child.stdout, (lines) => onEvents(slot, lines)),
-      readLines(
-        child.stderr,
-        (lines) =>
-          log(lines.map((line) => `${timeNow()} w${index + 1} stderr: ${line}`).join("\n")),
-      ),
-    ]);
+    const reading = readLines(child.stderr, (lines) => onStderr(slot, lines));
     slot.exited = (async () => {
       const status = await child.status;
       // On Windows a job's processes inherit the worker's pipes, and may outlive it:
@@ -195,51 +200,29 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     })();
   };
 
-  /** The events of one read from a worker: one write to the log for all of them. */
-  const onEvents = (slot: Slot, lines: string[]) => {
-    const name = `w${slot.index + 1}`;
+  /** A worker's stderr: control lines for us, anything else printed as its stderr. */
+  const onStderr = (slot: Slot, lines: string[]) => {
     const printed: string[] = [];
-    let settled = false;
     for (const line of lines) {
-      let event: WorkerEvent;
-      try {
-        event = JSON.parse(line);
-      } catch {
-        printed.push(`${timeNow()} ${name} ${line}`);
-        continue;
-      }
-      switch (event.e) {
-        case "stopping":
-          slot.onStopped();
-          continue;
-        case "store":
-          break;
-        case "recovered":
-          settled = true;
-          break;
-        case "started":
-          slot.started.add(event.job);
-          break;
-        default:
-          slot.started.delete(event.job);
-          settled = true;
-      }
-      printed.push(describeEvent(name, event));
+      const control = parseControl(line);
+      if (control?.e === "stopping") slot.onStopped();
+      else if (control?.e === "idle") {
+        if (options.drain) drainSoon();
+      } else if (!control) printed.push(`${timeNow()} w${slot.index + 1} stderr: ${line}`);
     }
     if (printed.length > 0) log(printed.join("\n"));
-    if (options.drain && settled) drainSoon();
   };
 
   const onExit = async (slot: Slot, status: Deno.CommandStatus) => {
     const clean = status.success && stopping !== null;
     if (clean || stopping === "now") return;
     const reason = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
-    if (slot.started.size > 0) await killTree(workerTree(slot), "SIGKILL");
-    // Jobs it held but never started go back unrun; those it started count a lost run.
+    await killTree(workerTree(slot), "SIGKILL");
+    // Jobs it held but never started go back unrun; those its journal names count a lost run.
     const outcomes = await store.releaseWorker(
       slot.workerId,
       `worker lost (${reason})`,
-      [...slot.started],
+      await readJournal(slot.journal),
     ).catch(() => []);
     for (const outcome of outcomes) {
       log(describeEvent(`w${slot.index + 1}`, {
@@ -373,6 +356,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
     await Promise.all([beating, relay?.stop()]);
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     await store.unregisterWorker(id).catch(() => {});
+    await Deno.remove(journals, { recursive: true }).catch(() => {});
   }
 }
 
@@ -398,8 +382,4 @@ async function readLines(
     onLines(lines);
   });
   if (buffered) onLines([buffered]);
-}
-
-function timeNow(): string {
-  return new Date().toISOString().slice(11, 23);
 }

@@ -17,7 +17,7 @@ import { type Config, DEFAULT_CONFIG } from "../core/config.ts";
 import { QueueError } from "../core/errors.ts";
 import type { Job, RunResult } from "../core/types.ts";
 import type { ExchangeRequest, Store } from "../store/store.ts";
-import type { WorkerEvent } from "./events.ts";
+import type { ControlEvent, WorkerEvent } from "./events.ts";
 import { ownStartTime } from "./liveness.ts";
 import { outputFlusher } from "./output_flush.ts";
 import { runCommand } from "./runner.ts";
@@ -47,10 +47,17 @@ export interface WorkerOptions {
   store: Store;
   /** Aborted for a graceful stop: finish the current job, claim nothing new. */
   stop: AbortSignal;
-  /** Receives every job event (the worker process writes them for its supervisor). */
+  /** Receives every job event (the worker process writes them to the log). */
   emit: (event: WorkerEvent) => void;
-  /** Sends the events `emit` buffered now (before a job starts). */
-  flushEvents?: () => void;
+  /** Tells the supervisor what it acts on: the stop was taken, nothing is left to run. */
+  control?: (event: ControlEvent) => void;
+  /**
+   * Where the worker notes each job it starts, before its process starts, so
+   * that a supervisor seeing this worker die knows which held jobs ran (lost
+   * runs) and which never started (they go back unrun). `settled` says that
+   * every run noted so far is recorded in the store.
+   */
+  journal?: { started(job: string): void; settled(): void };
   /** The process is known to lead its own process group (Unix; else it is looked up). */
   groupLeader?: boolean;
   /** Claim only from these queues (default: every queue). */
@@ -82,19 +89,23 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   // people nothing new starts), and give back at once the jobs held but not started.
   let releasing: Promise<void> = Promise.resolve();
   const onStop = () => {
-    emit({ e: "stopping" });
+    options.control?.({ e: "stopping" });
     releasing = release(options, state, state.ahead.splice(0).map((held) => held.job));
   };
   if (stop.aborted) onStop();
   else stop.addEventListener("abort", onStop, { once: true });
+  let idle = false;
   try {
     while (!stop.aborted) {
       const held = await nextJob(options, state, retry);
       if (held === undefined) break; // stopped
       if (held === null) {
+        if (!idle) options.control?.({ e: "idle" });
+        idle = true;
         await store.waitForChange(state.config.pollInterval * 1000, stop);
         continue;
       }
+      idle = false;
       await runJob(held, options, state, retry);
     }
   } finally {
@@ -206,6 +217,8 @@ async function flush(
     else state.ahead.unshift(...reply.claimed.map((job) => ({ job, at })));
   }
   if (done.length === 0) return;
+  // Every run started so far is now recorded, unless one is running (a timer's flush).
+  if (reply && state.current === null) options.journal?.settled();
   const recorded = new Set(reply?.completed ?? []);
   for (const run of done) {
     state.holding.delete(run.id);
@@ -253,10 +266,10 @@ async function runJob(
   }
   const abort = new AbortController();
   state.current = { id: job.id, abort };
-  // Out before the process starts: a supervisor that sees this worker die then knows the job
-  // may have run (a lost run), and every job it never saw start goes back unrun.
+  // Noted before the process starts: a supervisor that sees this worker die then knows the
+  // job may have run (a lost run), and every held job not noted goes back unrun.
+  options.journal?.started(job.id);
   emit({ e: "started", job: job.id, attempt: job.attempts, command: job.command });
-  options.flushEvents?.();
   const started = performance.now();
   const flusher = outputFlusher(store, job.id, id);
   // runCommand starts the process before it first yields: nothing starts after a stop.
