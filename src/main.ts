@@ -7,23 +7,36 @@
  * @module
  */
 
-import { CommanderError } from "@commander-js/extra-typings";
 import { QueueError } from "./core/errors.ts";
-import { buildProgram } from "./cli/mod.ts";
 import { err } from "./cli/output.ts";
 
 /** Runs the CLI with `args` and returns the exit code. */
 export async function run(args: string[]): Promise<number> {
-  const program = buildProgram();
   try {
-    await program.parseAsync(args, { from: "user" });
-    return 0;
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      // commander already printed its message (see outputError in cli/mod.ts).
-      if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
-      return error.exitCode === 0 ? 0 : 2;
+    if (args[0] === "worker" && args[1] === "run") {
+      // A worker process its supervisor started: no command tree (cli/worker_run.ts).
+      const { workerRun } = await import("./cli/worker_run.ts");
+      return await workerRun(args.slice(2));
     }
+    const [{ CommanderError }, { buildProgram }] = await Promise.all([
+      import("@commander-js/extra-typings"),
+      import("./cli/mod.ts"),
+    ]);
+    const program = buildProgram();
+    try {
+      await program.parseAsync(args, { from: "user" });
+      return 0;
+    } catch (error) {
+      if (error instanceof CommanderError) {
+        // commander already printed its message (see outputError in cli/mod.ts).
+        if (error.code === "commander.helpDisplayed" || error.code === "commander.version") {
+          return 0;
+        }
+        return error.exitCode === 0 ? 0 : 2;
+      }
+      throw error;
+    }
+  } catch (error) {
     if (error instanceof QueueError) {
       err(`error: ${error.message}`);
       return error.exitCode;

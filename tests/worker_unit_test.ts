@@ -144,3 +144,24 @@ Deno.test("wake: the supervisor's pipe: wake lines wake, a stop line or its end 
   assert.deepEqual(await read(["wake\n"]), ["wake", "stop"], "the supervisor is gone");
   assert.deepEqual(await read([]), ["stop"]);
 });
+
+Deno.test("worker run: its flags are read without the command tree, and nothing else is taken", async () => {
+  const { parseRunFlags } = await import("../src/cli/worker_run.ts");
+  assert.deepEqual(
+    parseRunFlags([
+      "--id",
+      "s/w1",
+      "--db",
+      "x.db",
+      "--group-leader",
+      "--name",
+      "w1",
+      "--journal",
+      "j",
+    ]),
+    { id: "s/w1", db: "x.db", groupLeader: true, name: "w1", journal: "j" },
+  );
+  assert.throws(() => parseRunFlags(["--id", "a", "--bogus"]), /unexpected argument "--bogus"/);
+  assert.throws(() => parseRunFlags(["--db", "x.db"]), /--id is required/);
+  assert.throws(() => parseRunFlags(["--id"]), /unexpected argument "--id"/);
+});

@@ -7,13 +7,9 @@
 import { invalid } from "../core/errors.ts";
 import { parseJobSpec } from "../core/job_spec.ts";
 import { DEFAULT_QUEUE, parseQueueName } from "../core/queue_name.ts";
-import {
-  nextRun,
-  parseCron,
-  parseScheduleName,
-  parseTimeZone,
-  scheduleToJson,
-} from "../core/schedule.ts";
+// core/schedule.ts (and croner under it) loads in the actions only: other commands start without it.
+type ScheduleCore = typeof import("../core/schedule.ts");
+const scheduleCore = (): Promise<ScheduleCore> => import("../core/schedule.ts");
 import { withStore } from "./context.ts";
 import type { Program } from "./mod.ts";
 import { out, printJson, printTable, relative, timestamp } from "./output.ts";
@@ -52,6 +48,7 @@ Examples:
   queuectl schedule add heartbeat --cron @hourly -c "curl -fsS https://example.org/ping"`,
     )
     .action(async (nameText, options, command) => {
+      const { nextRun, parseCron, parseScheduleName, parseTimeZone } = await scheduleCore();
       const name = parseScheduleName(nameText);
       if (options.cron === undefined) throw invalid('Schedule add needs --cron "<expression>"');
       if (options.command === undefined) throw invalid('Schedule add needs -c "<command>"');
@@ -100,6 +97,7 @@ Examples:
     .description("every schedule with its next run")
     .option("--json", "print JSON")
     .action(async (options, command) => {
+      const { nextRun, scheduleToJson } = await scheduleCore();
       await withStore(command.optsWithGlobals(), async (store) => {
         const schedules = await store.listSchedules();
         const now = Date.now();

@@ -10,7 +10,6 @@ import { parseDuration } from "../core/duration.ts";
 import { workerToJson } from "../core/format.ts";
 import { parseQueueList } from "../core/queue_name.ts";
 import { openStore } from "../store/store.ts";
-import { readSupervisorPipe, relayedFor, WakeSignal, withRelayedWakeups } from "../worker/wake.ts";
 import { positiveInt } from "./args.ts";
 import { hostName, resolveDb, resolveHome, withStore } from "./context.ts";
 import type { Program } from "./mod.ts";
@@ -174,58 +173,5 @@ export function registerWorker(program: Program): void {
           ]),
         );
       });
-    });
-
-  worker.command("run", { hidden: true })
-    .description("one worker process (started by worker start)")
-    .requiredOption("--id <id>", "worker id")
-    .option("--supervisor <id>", "supervisor id")
-    .option("--queue <names>", "claim only from these queues, comma-separated")
-    .option("--group-leader", "this process leads its own process group (Unix)")
-    .option("--name <name>", "name in log lines (default: the id)")
-    .option("--log-file <path>", "append log lines to this file instead of stdout")
-    .option("--journal <path>", "note each job started in this file (for the supervisor)")
-    .action(async (options, command) => {
-      const db = resolveDb(command.optsWithGlobals().db);
-      // Under a supervisor on PostgreSQL, the supervisor listens and relays wake-ups: one connection.
-      const relayed = options.supervisor !== undefined && relayedFor(db);
-      const [opened, { runWorker }, { openJournal }, { workerOutput }] = await Promise.all([
-        openStore(db, { worker: true, listen: !relayed }),
-        import("../worker/worker.ts"),
-        import("../worker/journal.ts"),
-        import("../worker/log_sink.ts"),
-      ]);
-      const wakes = new WakeSignal();
-      const store = relayed ? withRelayedWakeups(opened, wakes) : opened;
-      const stop = new AbortController();
-      // Ctrl-C reaches the whole terminal process group; only the supervisor decides.
-      Deno.addSignalListener("SIGINT", () => {});
-      if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => stop.abort());
-      // The supervisor writes "wake" to our stdin; its end means stop (or that it is gone).
-      void readSupervisorPipe(Deno.stdin.readable, {
-        onWake: () => wakes.wake(),
-        onStop: () => stop.abort(),
-      });
-      const output = workerOutput(options.name ?? options.id, options.logFile);
-      const journal = options.journal ? openJournal(options.journal) : undefined;
-      try {
-        await runWorker({
-          id: options.id,
-          groupLeader: options.groupLeader,
-          host: hostName(),
-          supervisor: options.supervisor ?? null,
-          store,
-          stop: stop.signal,
-          emit: output.emit,
-          control: output.control,
-          journal,
-          queues: options.queue === undefined ? undefined : parseQueueList(options.queue),
-        });
-      } finally {
-        await store.close();
-        output.close();
-        journal?.close();
-      }
-      Deno.exit(0);
     });
 }

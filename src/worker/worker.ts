@@ -111,6 +111,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   } finally {
     stop.removeEventListener("abort", onStop);
     await releasing;
+    clearTimeout(state.flushTimer);
     await state.flushing;
     await flush(options, state, retry, { release: state.ahead.splice(0).map((h) => h.job.id) })
       .catch(() => {});
@@ -138,8 +139,9 @@ interface WorkerState {
   done: { id: string; result: RunResult; ms: number }[];
   /** When the oldest of `done` completed (performance.now()). */
   doneSince: number;
-  /** The flush a timer started for `done` while a job runs. */
+  /** The flush a timer started for `done` while a job runs, and that timer. */
   flushing: Promise<void>;
+  flushTimer?: ReturnType<typeof setTimeout>;
   /** How long the last run took (ms). */
   lastRunMs: number;
   /** performance.now() when the last heartbeat that renewed our leases was sent. */
@@ -299,15 +301,16 @@ async function runJob(
     return await lostOrCancelled(options, job.id, retry);
   }
   if (result.error === null) {
-    if (state.done.length === 0) {
-      state.doneSince = performance.now();
-      // Recorded with the next exchange, or by this timer if the next job runs long.
-      setTimeout(() => {
-        if (state.done.length === 0) return;
-        state.flushing = flush(options, state, retry, {}).catch(() => {});
-      }, FLUSH_MS);
-    }
+    if (state.done.length === 0) state.doneSince = performance.now();
     state.done.push({ id: job.id, result: run, ms: Math.round(ms) });
+    // Recorded with the next exchange, or by this timer if the next job runs long.
+    state.flushTimer ??= setTimeout(function flushLate() {
+      state.flushTimer = undefined;
+      if (state.done.length === 0) return;
+      const due = state.doneSince + FLUSH_MS - performance.now();
+      if (due > 0) state.flushTimer = setTimeout(flushLate, due);
+      else state.flushing = flush(options, state, retry, {}).catch(() => {});
+    }, FLUSH_MS);
     return;
   }
   const outcome = await retry(() => store.fail(job.id, id, run));
