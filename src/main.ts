@@ -22,7 +22,7 @@ export async function run(args: string[]): Promise<number> {
       import("@commander-js/extra-typings"),
       import("./cli/mod.ts"),
     ]);
-    const program = buildProgram();
+    const program = await buildProgram(args);
     try {
       await program.parseAsync(args, { from: "user" });
       return 0;

@@ -191,8 +191,8 @@ Deno.test({
   },
 });
 
-Deno.test("completions: the PowerShell script registers a native completer with the tree's tables", () => {
-  const script = completionScript(buildProgram(), "powershell");
+Deno.test("completions: the PowerShell script registers a native completer with the tree's tables", async () => {
+  const script = completionScript(await buildProgram(), "powershell");
   assert.match(
     script,
     /Register-ArgumentCompleter -Native -CommandName 'queuectl', 'queuectl\.exe'/,
@@ -216,8 +216,8 @@ Deno.test("completions: the PowerShell script registers a native completer with 
   );
 });
 
-Deno.test("completions: every value hint names an option or argument in the tree", () => {
-  const model = completionModel(buildProgram());
+Deno.test("completions: every value hint names an option or argument in the tree", async () => {
+  const model = completionModel(await buildProgram());
   assert.deepEqual(staleHints(model), []);
   assert.ok(Object.keys(VALUE_HINTS).length > 0);
   assert.deepEqual(model.commands.get("schedule")?.sort(), ["add", "list", "remove", "rm"]);
