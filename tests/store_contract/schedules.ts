@@ -78,6 +78,17 @@ export function registerSchedules(test: ContractTest): void {
     },
   );
 
+  test("a tick's job goes to its schedule's queue, made on first use", async (store, clock) => {
+    await store.addSchedule(schedule("report", { queue: "reports" }));
+    const [stored] = await store.listSchedules();
+    const tick = clock.ms + 300_000;
+    assert.equal(await store.fireSchedule("report", tick, tickJob(stored, tick)), true);
+    const fired = await store.getJob(tickJob(stored, tick).id);
+    assert.equal(fired?.queue, "reports");
+    const { queues } = await store.listQueues();
+    assert.equal(queues.find((q) => q.name === "reports")?.counts.pending, 1);
+  });
+
   test(
     "a tick whose job id exists records the tick and leaves the job as it is",
     async (store, clock) => {

@@ -9,7 +9,9 @@ import { QueueError, quote } from "../../core/errors.ts";
 import type { NewSchedule, Schedule } from "../../core/schedule.ts";
 import type { NewJob } from "../../core/types.ts";
 import { toSchedule } from "../rows.ts";
+import { DEFAULT_QUEUE } from "../../core/queue_name.ts";
 import type { PgDb } from "./db.ts";
+import { ensureQueuesCte } from "./queues.ts";
 import { errorCode } from "./errors.ts";
 import { NOW, query } from "./sql.ts";
 
@@ -86,11 +88,11 @@ export async function fireSchedule(
            UPDATE schedules SET last_tick = $3
            WHERE name = $2 AND (last_tick IS NULL OR last_tick < $3)
            RETURNING name
-         ), stored AS (
+         ), ${ensureQueuesCte(12)}, stored AS (
            INSERT INTO jobs (id, command, state, priority, max_retries, timeout, cwd, run_at,
-                             created_at, updated_at)
+                             queue, created_at, updated_at)
            SELECT $4::text, $5::text, 'pending', $6::integer, $7::integer, $8::double precision,
-                  $9::text, $10::bigint, ${NOW}, ${NOW} FROM tick
+                  $9::text, $10::bigint, $11::text, ${NOW}, ${NOW} FROM tick
            ON CONFLICT (id) DO NOTHING
            RETURNING 1
          )
@@ -106,6 +108,8 @@ export async function fireSchedule(
           job.timeout,
           job.cwd,
           job.runAt,
+          job.queue ?? DEFAULT_QUEUE,
+          JSON.stringify([job.queue ?? DEFAULT_QUEUE]),
         ],
       ));
     return (row.n as number) > 0;

@@ -56,6 +56,22 @@ export async function enqueue(
   options: EnqueueOptions = {},
 ): Promise<number> {
   const now = db.now();
+  // A worker's connection (and a running purge) relaxes durability; an enqueue keeps it.
+  db.raw.exec("PRAGMA synchronous = FULL");
+  try {
+    return await db.tx(() => storeJobs(db, jobs, now, options));
+  } finally {
+    if (db.worker) db.raw.exec("PRAGMA synchronous = NORMAL");
+  }
+}
+
+/** {@linkcode enqueue} inside the caller's write transaction. */
+export function storeJobs(
+  db: SqliteDb,
+  jobs: NewJob[],
+  now: number,
+  options: EnqueueOptions = {},
+): number {
   // Rows go in as bound parameters of multi-row INSERTs: cheaper for SQLite than reading
   // the same values back out of a JSON text.
   const insert = (rows: number) =>
@@ -63,58 +79,49 @@ export async function enqueue(
       INSERT INTO jobs (id, command, priority, max_retries, timeout, cwd, run_at,
                         queue, after_ids, state, created_at, updated_at)
       VALUES ${Array(rows).fill("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`);
-  // A worker's connection (and a running purge) relaxes durability; an enqueue keeps it.
-  db.raw.exec("PRAGMA synchronous = FULL");
-  try {
-    return await db.tx(() => {
-      const batch = options.ifAbsent ? absent(db, jobs) : jobs;
-      const states = initialStates(db, batch);
-      ensureQueues(db, batch.map((job) => job.queue ?? DEFAULT_QUEUE));
-      for (let start = 0; start < batch.length; start += ENQUEUE_CHUNK) {
-        const chunk = batch.slice(start, start + ENQUEUE_CHUNK);
-        const values: SQLInputValue[] = [];
-        for (const job of chunk) {
-          values.push(
-            job.id,
-            job.command,
-            job.priority,
-            job.maxRetries,
-            job.timeout,
-            job.cwd,
-            job.runAt,
-            job.queue ?? DEFAULT_QUEUE,
-            job.after?.length ? JSON.stringify(job.after) : null,
-            states.get(job.id) ?? "pending",
-            now,
-            now,
-          );
-        }
-        try {
-          insert(chunk.length).run(...values);
-        } catch (error) {
-          if (!/UNIQUE constraint failed/.test((error as Error).message)) throw error;
-          const repeated = repeatedId(batch);
-          if (repeated !== undefined) {
-            const id = quote(repeated);
-            throw new QueueError(
-              "conflict",
-              `A job with id ${id} appears twice in the batch; nothing was enqueued`,
-            );
-          }
-          const taken = db.sql(
-            "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1",
-          )
-            .get(JSON.stringify(chunk.map((job) => job.id))) as Row | undefined;
-          throw new QueueError(
-            "conflict",
-            `A job with id ${quote(taken?.id ?? "?")} already exists; nothing was enqueued`,
-          );
-        }
+  const batch = options.ifAbsent ? absent(db, jobs) : jobs;
+  const states = initialStates(db, batch);
+  ensureQueues(db, batch.map((job) => job.queue ?? DEFAULT_QUEUE));
+  for (let start = 0; start < batch.length; start += ENQUEUE_CHUNK) {
+    const chunk = batch.slice(start, start + ENQUEUE_CHUNK);
+    const values: SQLInputValue[] = [];
+    for (const job of chunk) {
+      values.push(
+        job.id,
+        job.command,
+        job.priority,
+        job.maxRetries,
+        job.timeout,
+        job.cwd,
+        job.runAt,
+        job.queue ?? DEFAULT_QUEUE,
+        job.after?.length ? JSON.stringify(job.after) : null,
+        states.get(job.id) ?? "pending",
+        now,
+        now,
+      );
+    }
+    try {
+      insert(chunk.length).run(...values);
+    } catch (error) {
+      if (!/UNIQUE constraint failed/.test((error as Error).message)) throw error;
+      const repeated = repeatedId(batch);
+      if (repeated !== undefined) {
+        const id = quote(repeated);
+        throw new QueueError(
+          "conflict",
+          `A job with id ${id} appears twice in the batch; nothing was enqueued`,
+        );
       }
-      insertDependencies(db, batch);
-      return batch.length;
-    });
-  } finally {
-    if (db.worker) db.raw.exec("PRAGMA synchronous = NORMAL");
+      const taken = db.sql(
+        "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1",
+      ).get(JSON.stringify(chunk.map((job) => job.id))) as Row | undefined;
+      throw new QueueError(
+        "conflict",
+        `A job with id ${quote(taken?.id ?? "?")} already exists; nothing was enqueued`,
+      );
+    }
   }
+  insertDependencies(db, batch);
+  return batch.length;
 }

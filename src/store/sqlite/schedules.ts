@@ -10,6 +10,7 @@ import type { NewSchedule, Schedule } from "../../core/schedule.ts";
 import type { NewJob } from "../../core/types.ts";
 import { toSchedule } from "../rows.ts";
 import type { Row, SqliteDb } from "./db.ts";
+import { storeJobs } from "./enqueue.ts";
 
 /** Stores a new schedule; throws `conflict` when the name is taken. */
 export async function addSchedule(db: SqliteDb, schedule: NewSchedule): Promise<void> {
@@ -68,21 +69,8 @@ export async function fireSchedule(
         UPDATE schedules SET last_tick = ?
         WHERE name = ? AND (last_tick IS NULL OR last_tick < ?)`).run(tick, name, tick).changes;
       if (moved === 0) return false;
-      return db.sql(`
-        INSERT INTO jobs (id, command, state, priority, max_retries, timeout, cwd, run_at,
-                          created_at, updated_at)
-        VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (id) DO NOTHING`).run(
-        job.id,
-        job.command,
-        job.priority,
-        job.maxRetries,
-        job.timeout,
-        job.cwd,
-        job.runAt,
-        now,
-        now,
-      ).changes > 0;
+      // The job goes in as any enqueue's does (its queue made on first use), if its id is free.
+      return storeJobs(db, [job], now, { ifAbsent: true }) > 0;
     });
   } finally {
     if (db.worker) db.raw.exec("PRAGMA synchronous = NORMAL");
