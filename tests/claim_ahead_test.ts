@@ -6,10 +6,10 @@ import {
   cleanupStack,
   cli,
   cliJson,
-  killGroup,
   query,
   type Running,
-  spawnCli,
+  setConfig,
+  startSupervisor,
   tempHome,
   waitFor,
   within,
@@ -28,20 +28,6 @@ interface ShowJson {
   state: string;
   attempts: number;
   history: { outcome: string; error: string | null }[];
-}
-
-async function config(home: string, key: string, value: string): Promise<void> {
-  const result = await cli(home, ["config", "set", key, value]);
-  assert.equal(result.code, 0, result.stderr);
-}
-
-function supervisor(home: string, args: string[], cleanup: Cleanup): Running {
-  const run = spawnCli(home, ["worker", "start", ...args], { detached: true });
-  cleanup.defer(async () => {
-    killGroup(run.child.pid);
-    await within("a killed supervisor to exit", run.done, 30_000);
-  });
-  return run;
 }
 
 function lines(file: string): string[] {
@@ -102,7 +88,7 @@ Deno.test({
         db,
         `echo x >> ${file}.long; sleep 1.5`,
         file,
-        () => supervisor(home, ["--count", "1", "--drain"], cleanup),
+        () => startSupervisor(home, ["--count", "1", "--drain"], cleanup),
       );
       const victim = held[held.length - 1];
       const cancel = await cli(home, ["cancel", victim]);
@@ -135,7 +121,7 @@ Deno.test({
         db,
         `echo x >> ${file}.long; sleep 1`,
         file,
-        () => supervisor(home, ["--count", "1", "--drain"], cleanup),
+        () => startSupervisor(home, ["--count", "1", "--drain"], cleanup),
       );
       const urgent = await cli(home, [
         "enqueue",
@@ -163,21 +149,21 @@ Deno.test({
     try {
       const { home, db, cleanup: remove } = await tempHome();
       cleanup.defer(remove);
-      await config(home, "lease-timeout", "2");
-      await config(home, "backoff-base", "1");
+      await setConfig(home, "lease-timeout", "2");
+      await setConfig(home, "backoff-base", "1");
       const file = `${home}/ran.txt`;
       const { run: first, held, worker, ids } = await holdBehind(
         home,
         db,
         `echo x >> ${file}.long; sleep 1`,
         file,
-        () => supervisor(home, ["--count", "1"], cleanup),
+        () => startSupervisor(home, ["--count", "1"], cleanup),
       );
       const workers = await cliJson<WorkerJson[]>(home, ["worker", "list"]);
       const frozen = workers.find((w) => w.id === worker)!;
       Deno.kill(frozen.pid, "SIGSTOP"); // a stalled process: alive, but its heartbeat stops
       cleanup.defer(() => Deno.kill(frozen.pid, "SIGCONT"));
-      const second = supervisor(home, ["--count", "1"], cleanup);
+      const second = startSupervisor(home, ["--count", "1"], cleanup);
       await waitFor(
         "the held jobs to be recovered and run elsewhere",
         () => held.every((id) => lines(file).includes(id)),
@@ -222,7 +208,7 @@ Deno.test({
         db,
         `echo x >> ${file}.long; [ -e ${file}.again ] || { touch ${file}.again; sleep 30; }`,
         file,
-        () => supervisor(home, ["--count", "1", "--drain"], cleanup),
+        () => startSupervisor(home, ["--count", "1", "--drain"], cleanup),
       );
       const workers = await cliJson<WorkerJson[]>(home, ["worker", "list"]);
       Deno.kill(workers.find((w) => w.id === worker)!.pid, "SIGKILL");
@@ -259,7 +245,7 @@ Deno.test({
       const jobs = Array.from({ length: 200 }, (_, i) => ({ id: `s${i}`, command: "sleep 0.05" }));
       const enqueue = await cli(home, ["enqueue", "--file", "-"], { stdin: JSON.stringify(jobs) });
       assert.equal(enqueue.code, 0, enqueue.stderr);
-      const run = supervisor(home, ["--count", "2"], cleanup);
+      const run = startSupervisor(home, ["--count", "2"], cleanup);
       await waitFor(
         "a few jobs to complete",
         () => (run.output().match(/completed/g) ?? []).length >= 6,

@@ -300,3 +300,26 @@ export async function cliRawArg(home: string, args: string[], file: string): Pro
     stderr: new TextDecoder().decode(output.stderr),
   };
 }
+
+/**
+ * `queuectl worker start <args>` as the leader of its own process group, killed with its
+ * workers at cleanup if the test did not stop it.
+ */
+export function startSupervisor(
+  home: string,
+  args: string[],
+  cleanup: ReturnType<typeof cleanupStack>,
+): Running {
+  const run = spawnCli(home, ["worker", "start", ...args], { detached: true });
+  cleanup.defer(async () => {
+    killGroup(run.child.pid);
+    await within("a killed supervisor to exit", run.done, 30_000);
+  });
+  return run;
+}
+
+/** `queuectl config set key value`, which must succeed. */
+export async function setConfig(home: string, key: string, value: string): Promise<void> {
+  const result = await cli(home, ["config", "set", key, value]);
+  if (result.code !== 0) throw new Error(`config set ${key} ${value} failed: ${result.stderr}`);
+}

@@ -20,7 +20,9 @@ import {
   query,
   type Running,
   seededRandom,
+  setConfig,
   spawnCli,
+  startSupervisor,
   tempHome,
   unixOnly,
   waitFor,
@@ -41,30 +43,12 @@ async function freshHome(cleanup: Cleanup): Promise<{ home: string; db: string }
   return made;
 }
 
-/**
- * `worker start <args>` as the leader of its own process group, killed with its workers
- * at cleanup if the test did not stop it.
- */
-function supervisor(home: string, args: string[], cleanup: Cleanup): Running {
-  const run = spawnCli(home, ["worker", "start", ...args], { detached: true });
-  cleanup.defer(async () => {
-    killGroup(run.child.pid);
-    await within("a killed supervisor to exit", run.done, 30_000);
-  });
-  return run;
-}
-
 /** Waits until a supervisor started by {@linkcode supervisor} has registered (`worker stop` reaches it). */
 async function registered(home: string, run: Running): Promise<void> {
   await waitFor("the supervisor to register", async () => {
     const workers = await cliJson<WorkerJson[]>(home, ["worker", "list"]);
     return workers.some((w) => w.kind === "supervisor" && w.pid === run.child.pid);
   });
-}
-
-async function config(home: string, key: string, value: string): Promise<void> {
-  const result = await cli(home, ["config", "set", key, value]);
-  assert.equal(result.code, 0, result.stderr);
 }
 
 interface WorkerJson {
@@ -132,7 +116,7 @@ Deno.test({
       });
       assert.equal(enqueue.code, 0, enqueue.stderr);
 
-      const runs = [1, 2].map(() => supervisor(home, ["--count", "4", "--drain"], cleanup));
+      const runs = [1, 2].map(() => startSupervisor(home, ["--count", "4", "--drain"], cleanup));
       const codes = await within(
         "both supervisors to drain",
         Promise.all(runs.map((r) => r.done)),
@@ -178,7 +162,7 @@ Deno.test({
     try {
       const { home, db } = await freshHome(cleanup);
       const file = `${home}/ran.txt`;
-      await config(home, "backoff-base", "1");
+      await setConfig(home, "backoff-base", "1");
       const ids: string[] = [];
       const topUp = async (count: number) => {
         const jobs = Array.from({ length: count }, () => {
@@ -195,7 +179,7 @@ Deno.test({
       };
       await topUp(backlog);
 
-      const run = supervisor(home, ["--count", "4"], cleanup);
+      const run = startSupervisor(home, ["--count", "4"], cleanup);
       const ourWorkers = async () => {
         // Pids in the table that really are this test's worker processes (not a stale row).
         const alive = new Set(await processesMatching(`--db ${db}`));
@@ -331,8 +315,8 @@ Deno.test({
     try {
       const { home, db } = await freshHome(cleanup);
       const file = `${home}/ran.txt`;
-      await config(home, "lease-timeout", "2");
-      await config(home, "backoff-base", "1");
+      await setConfig(home, "lease-timeout", "2");
+      await setConfig(home, "backoff-base", "1");
       const acked = new Set<string>(); // ids whose `enqueue` exited 0
       const singles = new Set<string>();
       let killedInFlight = 0;
@@ -365,7 +349,7 @@ Deno.test({
         assert.equal(anchored.code, 0, anchored.stderr);
         singles.add(anchor);
         acked.add(anchor);
-        const run = supervisor(home, ["--count", "2"], cleanup);
+        const run = startSupervisor(home, ["--count", "2"], cleanup);
         const inFlight = new Set<Running>();
         let crashing = false;
         const enqueueLoop = async (loop: number) => {
@@ -449,7 +433,7 @@ Deno.test({
       assert.ok(killedInFlight > 0, `the crashes caught enqueues mid-flight ${why}`);
 
       // Recovery: a new supervisor runs every single job, those cut off by the crash included.
-      const run = supervisor(home, ["--count", "2"], cleanup);
+      const run = startSupervisor(home, ["--count", "2"], cleanup);
       await registered(home, run);
       const ackedSingles = [...singles].filter((id) => acked.has(id));
       await waitFor(
@@ -531,7 +515,7 @@ Deno.test({
         assert.equal(result.code, 0, result.stderr);
       };
       await add("done");
-      const run = supervisor(home, ["--count", "1", "--drain"], cleanup);
+      const run = startSupervisor(home, ["--count", "1", "--drain"], cleanup);
       assert.equal(await within("the drain", run.done, 60_000), 0, run.output());
       await add("first", "--delay", "1h");
       await add("second", "--delay", "1h");
@@ -596,13 +580,13 @@ Deno.test({
       };
       await enqueue("-c", "true", "--id", "completed-1");
       await enqueue("-c", "exit 3", "--id", "dead-1", "--max-retries", "0");
-      const run = supervisor(home, ["--count", "1", "--drain"], cleanup);
+      const run = startSupervisor(home, ["--count", "1", "--drain"], cleanup);
       assert.equal(await within("the drain", run.done, 60_000), 0, run.output());
       await enqueue("-c", "true", "--id", "pending-1", "--delay", "1h");
       await enqueue("-c", "true", "--id", "cancelled-1", "--delay", "1h");
       assert.equal((await cli(home, ["cancel", "cancelled-1"])).code, 0);
-      await config(home, "max-retries", "5");
-      await config(home, "backoff-base", "3");
+      await setConfig(home, "max-retries", "5");
+      await setConfig(home, "backoff-base", "3");
 
       const file = (name: string) => `${home}/${name}`;
       const writeFile = (name: string, data: string | Uint8Array) =>
@@ -940,7 +924,7 @@ Deno.test({
       const expected = new Set<string>();
       const busy = /locked|busy/i;
       // Nothing touches the fresh database before this point: first opens race too.
-      const run = supervisor(home, ["--count", "4"], cleanup);
+      const run = startSupervisor(home, ["--count", "4"], cleanup);
       const enqueuer = async (n: number) => {
         for (let i = 0; i < singles; i++) {
           const id = `p${n}-single-${i}`;
@@ -1028,7 +1012,7 @@ Deno.test({
         });
         assert.equal(enqueue.code, 0, enqueue.stderr);
         const runs = [1, 2].map(() =>
-          supervisor(home, ["--count", String(perSupervisor)], cleanup)
+          startSupervisor(home, ["--count", String(perSupervisor)], cleanup)
         );
         const count = (state: string) =>
           query(db, "SELECT count(*) AS n FROM jobs WHERE state = ?", state)[0].n as number;
