@@ -32,10 +32,21 @@ import { NOW, query, type Row, type Sql } from "./sql.ts";
 const processing = (q: string) =>
   `(SELECT coalesce(sum(n), 0) FROM job_counts WHERE queue = ${q} AND state = 'processing')`;
 
-/** Positions of a claim's parameters in the caller's statement (`$1` is the time). */
+/**
+ * Positions of a claim's parameters in the caller's statement (`$1` is the
+ * time), and the number of jobs wanted.
+ */
 export interface ClaimParams {
   worker: number;
   lease: number;
+  /**
+   * Jobs wanted: written into the statement as a literal, not sent as a
+   * parameter. With `LIMIT $n` a generic plan is costed as if a tenth of the
+   * table were claimed, so on a large table PostgreSQL would plan every claim
+   * anew (about 0.6 ms, more than running it); with the number in the text
+   * the generic plan is costed right and reused at any size. A worker asks
+   * for few distinct numbers (1 to `claim-ahead`), so few statements.
+   */
   limit: number;
   /** A JSON array of queue names, or NULL for every queue (unlimited mode only). */
   queues: number;
@@ -47,6 +58,12 @@ export interface ClaimParams {
   limitedQueue?: number;
   beforePriority?: number;
   beforeRunAt?: number;
+}
+
+/** A claim's job count as SQL text: a whole number, never anything else. */
+function literalLimit(limit: number): string {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`bad claim limit ${limit}`);
+  return String(limit);
 }
 
 /**
@@ -79,7 +96,8 @@ export function claimCtes(p: ClaimParams): string {
          AND (concurrency = 0
               OR (NOT $${p.skipLimited}::boolean AND ${processing("name")} < concurrency))`;
   const own = limitedMode ? "limited" : "NOT limited";
-  const take = limitedMode ? `LEAST($${p.limit}, b.room)` : `$${p.limit}`;
+  const limit = literalLimit(p.limit);
+  const take = limitedMode ? `LEAST(${limit}, b.room)` : `${limit}`;
   // The due jobs of queue b.queue in claim order, locked, skipping rows other claimers hold.
   const lockDue = `
       CROSS JOIN LATERAL (
@@ -115,7 +133,7 @@ export function claimCtes(p: ClaimParams): string {
     ), fast AS MATERIALIZED (
       -- One job wanted: only the queue whose first due job is best is locked into.
       SELECT c.seq, c.priority, c.run_at
-      FROM (SELECT * FROM best WHERE ${own} AND $${p.limit}::bigint = 1
+      FROM (SELECT * FROM best WHERE ${own} AND ${limit} = 1
             ORDER BY priority DESC, run_at, seq LIMIT 1) AS b ${lockDue}
     ), next AS MATERIALIZED (
       SELECT seq, priority, run_at FROM fast
@@ -124,7 +142,7 @@ export function claimCtes(p: ClaimParams): string {
       (SELECT c.seq, c.priority, c.run_at
        FROM (SELECT * FROM best WHERE ${own} AND NOT EXISTS (SELECT 1 FROM fast)) AS b ${lockDue}
        ORDER BY c.priority DESC, c.run_at, c.seq
-       LIMIT $${p.limit})
+       LIMIT ${limit})
     ), chosen AS (
       SELECT seq FROM next WHERE NOT EXISTS (
         SELECT 1 FROM limited AS l, (SELECT * FROM next ORDER BY priority DESC, run_at, seq
@@ -153,7 +171,7 @@ export function claimResult(p: ClaimParams): string {
   return `
   (SELECT coalesce(json_agg(claimed), '[]') FROM claimed) AS claimed,
   (SELECT queue FROM limited
-   WHERE $${p.limit}::bigint > 0 AND NOT EXISTS (SELECT 1 FROM chosen)) AS limited_queue`;
+   WHERE ${literalLimit(p.limit)} > 0 AND NOT EXISTS (SELECT 1 FROM chosen)) AS limited_queue`;
 }
 
 /** Claimed rows (any order) as jobs in claim order. */
@@ -184,15 +202,15 @@ export function claimParams(
   first: number,
   mode: { skipLimited: boolean } | { limitedQueue: string },
 ): { values: unknown[]; p: ClaimParams } {
-  const values: unknown[] = [request.worker, request.leaseMs, request.limit];
+  const values: unknown[] = [request.worker, request.leaseMs];
   const at = (i: number) => first + i;
-  const p: ClaimParams = { worker: at(0), lease: at(1), limit: at(2), queues: at(3) };
+  const p: ClaimParams = { worker: at(0), lease: at(1), limit: request.limit, queues: at(2) };
   if ("limitedQueue" in mode) {
     values.push(mode.limitedQueue);
-    p.limitedQueue = at(3);
+    p.limitedQueue = at(2);
   } else {
     values.push(request.queues ? JSON.stringify(request.queues) : null, mode.skipLimited);
-    p.skipLimited = at(4);
+    p.skipLimited = at(3);
   }
   if (request.before) {
     p.beforePriority = at(values.length);
@@ -212,14 +230,14 @@ export async function claimLimited(
   request: ClaimRequest,
   limitedQueue: string,
 ): Promise<Job[]> {
-  const { values, p } = claimParams(request, 2, { limitedQueue });
+  const { text: statement, values } = claimStatement(request, { limitedQueue });
   const rows: Row[] = await db.transaction(async (tx: Sql) => {
     // Sent together, run in order: the claim is a new statement, so its snapshot is taken
     // once the lock is ours and sees every claim committed before. (Its own conditions
     // cover a queue that was paused or lost its limit meanwhile.)
     const [, [row]] = await Promise.all([
       query(tx, "SELECT 1 FROM queues WHERE name = $1 FOR UPDATE", [limitedQueue]),
-      query(tx, `WITH RECURSIVE ${claimCtes(p)} SELECT ${claimResult(p)}`, [db.now(), ...values]),
+      query(tx, statement, [db.now(), ...values]),
     ]);
     return row.claimed as Row[];
   });
@@ -232,14 +250,22 @@ export async function claimLimited(
   return inClaimOrder(rows);
 }
 
+/**
+ * A claim on its own: its text, and its parameters after `$1` (the time).
+ * In limited mode the caller holds the queue's row lock.
+ */
+export function claimStatement(
+  request: ClaimRequest,
+  mode: { skipLimited: boolean } | { limitedQueue: string },
+): { text: string; values: unknown[] } {
+  const { values, p } = claimParams(request, 2, mode);
+  return { text: `WITH RECURSIVE ${claimCtes(p)} SELECT ${claimResult(p)}`, values };
+}
+
 /** The claim statement over unlimited queues (see {@linkcode claimCtes}). */
 function unlimited(db: PgDb, request: ClaimRequest, skipLimited: boolean): Promise<Row[]> {
-  const { values, p } = claimParams(request, 2, { skipLimited });
-  return db.run(
-    "safe",
-    (sql) =>
-      query(sql, `WITH RECURSIVE ${claimCtes(p)} SELECT ${claimResult(p)}`, [db.now(), ...values]),
-  );
+  const { text, values } = claimStatement(request, { skipLimited });
+  return db.run("safe", (sql) => query(sql, text, [db.now(), ...values]));
 }
 
 /** Claims up to `request.limit` jobs, in claim order (see the module notes). */
