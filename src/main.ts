@@ -37,6 +37,9 @@ export async function run(args: string[]): Promise<number> {
       throw error;
     }
   } catch (error) {
+    // The reader of our output went away (`queuectl list | head -1`): stop quietly, as a
+    // plain Unix tool stopped by SIGPIPE would, with the exit code of a runtime failure.
+    if (error instanceof Deno.errors.BrokenPipe) return 1;
     if (error instanceof QueueError) {
       err(`error: ${error.message}`);
       return error.exitCode;

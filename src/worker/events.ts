@@ -26,7 +26,9 @@ export type ControlEvent =
   /** The worker took the stop: it starts nothing more (held jobs go back). */
   | { e: "stopping" }
   /** The worker found nothing to run (a drain may be over). */
-  | { e: "idle" };
+  | { e: "idle" }
+  /** The log's reader went away (`worker start | head`): the supervisor stops. */
+  | { e: "output_closed" };
 
 /** Starts a control line on a worker's stderr (ASCII record separator: never in text output). */
 export const CONTROL_MARK = "\x1e";

@@ -22,9 +22,27 @@ export function workerOutput(name: string, logFile?: string): WorkerOutput {
   const file = logFile
     ? Deno.openSync(logFile, { create: true, append: true, mode: 0o600 })
     : undefined;
+  // Once the log's reader has gone (`worker start | head`), lines are dropped and the
+  // supervisor is told once: it stops, as a SIGPIPE would stop a plain Unix tool.
+  let closed = false;
   const write = (bytes: Uint8Array) => {
-    if (file) file.writeSync(bytes);
-    else Deno.stdout.writeSync(bytes);
+    if (closed) return;
+    try {
+      if (file) file.writeSync(bytes);
+      else Deno.stdout.writeSync(bytes);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+      closed = true;
+      control({ e: "output_closed" });
+    }
+  };
+  const control = (event: ControlEvent) => {
+    try {
+      Deno.stderr.writeSync(encoder.encode(controlLine(event)));
+    } catch (error) {
+      // No supervisor reads us any more: our stdin ends too, and that stops us.
+      if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+    }
   };
   let pending = "";
   const flush = () => {
@@ -40,7 +58,7 @@ export function workerOutput(name: string, logFile?: string): WorkerOutput {
     },
     control(event) {
       flush(); // the supervisor may print a line that must come after these
-      Deno.stderr.writeSync(encoder.encode(controlLine(event)));
+      control(event);
     },
     close() {
       flush();

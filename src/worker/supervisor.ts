@@ -79,7 +79,28 @@ interface Slot {
 
 /** Runs until stopped; returns the exit code (0 graceful, 130 stopped at once). */
 export async function runSupervisor(options: SupervisorOptions): Promise<number> {
-  const { store, log, host } = options;
+  const { store, host } = options;
+  // The log's reader may go away (`worker start | head`). Then we stop gracefully, as a
+  // SIGPIPE would stop a plain Unix tool, and say so once on stderr if that is still open.
+  let logOpen = true;
+  const log = (line: string) => {
+    if (!logOpen) return;
+    try {
+      options.log(line);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+      logClosed();
+    }
+  };
+  const logClosed = () => {
+    if (!logOpen) return;
+    logOpen = false;
+    const line = `${timeNow()} supervisor: its output was closed; stopping (running jobs finish)\n`;
+    try {
+      Deno.stderr.writeSync(new TextEncoder().encode(line));
+    } catch { /* stderr is gone too */ }
+    void stopGracefully("output closed");
+  };
   const id = `${host}-${Deno.pid}-${crypto.randomUUID().slice(0, 4)}`;
   const self = options.self ?? currentSelf();
   const slots: Slot[] = [];
@@ -208,7 +229,8 @@ export async function runSupervisor(options: SupervisorOptions): Promise<number>
       if (control?.e === "stopping") slot.onStopped();
       else if (control?.e === "idle") {
         if (options.drain) drainSoon();
-      } else if (!control) printed.push(`${timeNow()} w${slot.index + 1} stderr: ${line}`);
+      } else if (control?.e === "output_closed") logClosed();
+      else if (!control) printed.push(`${timeNow()} w${slot.index + 1} stderr: ${line}`);
     }
     if (printed.length > 0) log(printed.join("\n"));
   };
