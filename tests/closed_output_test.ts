@@ -64,7 +64,7 @@ unixTest("worker start whose output is closed stops gracefully and loses no job"
     const err = await stderr;
     assert.equal(status.code, 0, err);
     assert.match(err, /its output was closed; stopping \(running jobs finish\)/);
-    assert.doesNotMatch(err, /Uncaught|error:|    at /);
+    assert.doesNotMatch(err, /Uncaught|error:| {4}at /);
     // Every job either ran to completion once or never started.
     const listed = await cliJson<Record<string, unknown>[]>(home, ["list", "--all", "--json"]);
     const states = new Set(listed.map((job) => `${job.state}/${job.attempts}`));
