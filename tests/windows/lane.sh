@@ -39,6 +39,22 @@ started=$SECONDS
 bash tests/windows/setup.sh "$cache" "$version" || cannot "setting up $cache failed (see above)"
 echo "windows lane: cache $cache ready in $((SECONDS - started)) s"
 
+# Wine's leftovers: each nested deno.exe start leaves a ~100 MB copy of itself
+# behind (Wine cannot rename it over the one in use): about 10 GB over a run of
+# the suite if they stayed until its end. So they go while it runs, once a few
+# seconds old (a copy is written in well under a second), and the rest at the end.
+users="$root/opt/prefix/drive_c/users"
+swept="$cache/swept"
+: >"$swept"
+sweep() {
+  [[ -d $users ]] || return 0
+  find "$users" -maxdepth 6 -path '*/AppData/Local/deno/node_compat_bin/node.exe.tmp-*' \
+    "$@" -print -delete 2>/dev/null >>"$swept" || true
+}
+(while sleep 5; do sweep ! -newermt '10 seconds ago'; done) &
+sweeper=$!
+trap 'kill "$sweeper" 2>/dev/null || true' EXIT
+
 log="$cache/last-run.log"
 set +e
 unshare --mount --pid --fork --kill-child --propagation private \
@@ -46,14 +62,11 @@ unshare --mount --pid --fork --kill-child --propagation private \
 status=${PIPESTATUS[0]}
 set -e
 
-# Wine's leftovers: each nested deno.exe start leaves a ~100 MB copy of itself
-# behind (Wine cannot rename it over the one in use). The pid namespace above
-# already ended wineserver and everything else the suite started.
-leftovers=("$root"/opt/prefix/drive_c/users/*/AppData/Local/deno/node_compat_bin/node.exe.tmp-*)
-if [[ -e ${leftovers[0]} ]]; then
-  echo "windows lane: removed ${#leftovers[@]} node.exe.tmp-* files Wine left behind"
-  rm -f "${leftovers[@]}"
-fi
+# The pid namespace above already ended wineserver and everything else the suite started.
+kill "$sweeper" 2>/dev/null || true
+wait "$sweeper" 2>/dev/null || true
+sweep
+echo "windows lane: removed $(wc -l <"$swept") node.exe.tmp-* files Wine left behind"
 
 summary=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -n 1 || true)
 passed=$(sed -nE 's/.*\| ([0-9]+) passed.*/\1/p' <<<"$summary")
