@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import postgres from "postgres";
+import type { NewJob } from "../src/core/types.ts";
 import {
   type cleanupStack,
   cli,
@@ -44,6 +45,11 @@ export function queueUrl(base: string, schema: string, port?: number): string {
   }
   url.searchParams.set("schema", schema);
   return url.href.replace(/^http:/, "postgres:");
+}
+
+/** A due `true` job with id `id`, for store-level tests. */
+export function trueJob(id: string): NewJob {
+  return { id, command: "true", maxRetries: 0, priority: 0, runAt: 0, timeout: null, cwd: "/" };
 }
 
 export async function dropSchema(schema: string): Promise<void> {

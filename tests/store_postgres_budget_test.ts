@@ -3,17 +3,19 @@
 // store (a supervisor's) adds its LISTEN connection on its first wait. The whole fleet's budget
 // is tested in fleet_test.ts.
 import assert from "node:assert/strict";
-import type { NewJob } from "../src/core/types.ts";
 import { openStore, type Store, type StoreOptions } from "../src/store/store.ts";
 import { waitFor } from "./helpers.ts";
-import { connectionsOf, dropSchema, newSchema, PG_URL, queueUrl } from "./fleet_helpers.ts";
+import {
+  connectionsOf,
+  dropSchema,
+  newSchema,
+  PG_URL,
+  queueUrl,
+  trueJob,
+} from "./fleet_helpers.ts";
 
 function open(schema: string, options: StoreOptions = {}): Promise<Store> {
   return openStore(queueUrl(PG_URL!, schema), options);
-}
-
-function job(id: string): NewJob {
-  return { id, command: "true", maxRetries: 0, priority: 0, runAt: 0, timeout: null, cwd: "/" };
 }
 
 Deno.test({
@@ -35,7 +37,7 @@ async function budget(schema: string): Promise<void> {
   // A worker under a supervisor: claims, settles, heartbeats and reads at once, on one connection.
   const worker = await open(schema, { worker: true, listen: false });
   try {
-    await worker.enqueue(Array.from({ length: 40 }, (_, i) => job(`b-${i}`)));
+    await worker.enqueue(Array.from({ length: 40 }, (_, i) => trueJob(`b-${i}`)));
     const ok = { exitCode: 0, error: null, stdout: new Uint8Array(), stderr: new Uint8Array() };
     const beat = {
       id: "w",

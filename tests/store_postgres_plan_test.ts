@@ -4,19 +4,14 @@
 // running it), and a generic plan costed that high was JIT-compiled on each run (0.5 s).
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import type { NewJob } from "../src/core/types.ts";
 import { claimStatement } from "../src/store/postgres/claim.ts";
 import { sessionSettings } from "../src/store/postgres/db.ts";
 import { parsePostgresUrl } from "../src/store/postgres/url.ts";
 import { openStore } from "../src/store/store.ts";
-import { dropSchema, newSchema, PG_URL, queueUrl } from "./fleet_helpers.ts";
+import { dropSchema, newSchema, PG_URL, queueUrl, trueJob } from "./fleet_helpers.ts";
 
 /** Pending jobs in the table: where the old claim was planned every time once analyzed. */
 const STORED = 20_000;
-
-function job(id: string): NewJob {
-  return { id, command: "true", maxRetries: 0, priority: 0, runAt: 0, timeout: null, cwd: "/" };
-}
 
 Deno.test({
   name: "postgres: on a large table a claim reuses its prepared plan, and sessions never JIT",
@@ -34,7 +29,7 @@ Deno.test({
       connection: sessionSettings(parsePostgresUrl(url), true),
     });
     try {
-      await store.enqueue(Array.from({ length: STORED }, (_, i) => job(`p-${i}`)));
+      await store.enqueue(Array.from({ length: STORED }, (_, i) => trueJob(`p-${i}`)));
       await store.close();
       await sql.unsafe("ANALYZE jobs");
       assert.deepEqual([...await sql`SHOW jit`], [{ jit: "off" }]);
